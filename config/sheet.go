@@ -135,9 +135,9 @@ type ScheduledRule struct {
 	Target   string   `json:"target"`
 	From     string   `json:"from,omitempty"`
 	Until    string   `json:"until,omitempty"`
-	Days     []string `json:"days,omitempty"` // mon…sun; empty means every day
-	Start    string   `json:"start"`          // HH:MM wall clock
-	End      string   `json:"end"`            // HH:MM wall clock
+	Days     []string `json:"days,omitempty"`     // mon…sun; empty means every day
+	Start    string   `json:"start"`              // HH:MM wall clock
+	End      string   `json:"end"`                // HH:MM wall clock
 	Timezone string   `json:"timezone,omitempty"` // "" means the user's
 }
 
@@ -163,11 +163,11 @@ type Forwards struct {
 // Voicemail is the user's mailbox settings. The PIN is not here: it is set through its
 // own write-only route and stored hashed; PINSet only says whether one exists.
 type Voicemail struct {
-	Enabled        bool   `json:"enabled"`
-	Greeting       string `json:"greeting"` // media library reference; "" (or null) = none
-	AnnounceNumber bool   `json:"announce_number"`
-	RetentionDays  int    `json:"retention_days"` // 0 = keep until deleted
-	MaxMessages    int    `json:"max_messages"`
+	Enabled        bool            `json:"enabled"`
+	Greeting       string          `json:"greeting"` // media library reference; "" (or null) = none
+	AnnounceNumber bool            `json:"announce_number"`
+	RetentionDays  int             `json:"retention_days"` // 0 = keep until deleted
+	MaxMessages    int             `json:"max_messages"`
 	Email          VoicemailEmail  `json:"email"`
 	Notify         VoicemailNotify `json:"notify"`
 	RemoteAccess   RemoteAccess    `json:"remote_access"`
