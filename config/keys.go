@@ -1,0 +1,67 @@
+package config
+
+// The Redis key layout (README.md, "Redis key layout", is the admin-facing copy of this).
+//
+// Configuration lives under one hash tag, {P} (P is the prefix, "sophia" by default), so
+// that every write that must change several keys together — a sheet and the number
+// index, a number moving between users — is one MULTI/EXEC or Lua script on one Cluster
+// slot. It is small and written rarely. Per-call runtime state is tagged by user
+// ({<user id>}), so it spreads over the Cluster's slots.
+//
+//	{P}:rev                   STRING  counter, bumped by every config write
+//	{P}:site:<id>             STRING  Site JSON (with version)
+//	{P}:sites                 ZSET    site ids (score 0: lexicographic paging)
+//	{P}:user:<id>             STRING  Sheet JSON (with version)
+//	{P}:users                 ZSET    user ids (score 0: lexicographic paging)
+//	{P}:site-users:<site>     ZSET    user ids of one site
+//	{P}:numbers               HASH    number → user id (main number, callback numbers)
+//	{P}:devices               HASH    device endpoint → user id
+//	{P}:pins                  HASH    user id → PIN hash (never returned)
+//	{P}:media                 HASH    media name → MediaInfo JSON
+//	{P}:media:<name>          STRING  the media file's bytes
+//	{P}:media-users:<name>    SET     ids of users whose sheet references the media
+//	{P}:tokens                HASH    token id → Token JSON (name, scope, hash)
+//	{P}:token-hashes          HASH    SHA-256 of a token's secret → token id
+//	{P}:audit:<kind>:<id>     LIST    newest first, JSON entries, trimmed to a bound
+//	P:changes                 pub/sub JSON Change per write
+//	P:rt:{<uid>}:device       HASH    state, endpoint, at (unix ms)
+//	P:rt:{<uid>}:calls        ZSET    call id → lease expiry (unix ms)
+//	P:rt:{<uid>}:calllog      LIST    newest first, JSON call records, trimmed to a bound
+//
+// Keys builds every name; nothing else formats a key.
+type Keys struct {
+	p   string // prefix
+	cfg string // "{" + prefix + "}:"
+}
+
+// DefaultPrefix is the key prefix when none is configured.
+const DefaultPrefix = "sophia"
+
+// NewKeys returns the key names under prefix ("" means DefaultPrefix).
+func NewKeys(prefix string) Keys {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return Keys{p: prefix, cfg: "{" + prefix + "}:"}
+}
+
+func (k Keys) Prefix() string                { return k.p }
+func (k Keys) Rev() string                   { return k.cfg + "rev" }
+func (k Keys) Site(id string) string         { return k.cfg + "site:" + id }
+func (k Keys) Sites() string                 { return k.cfg + "sites" }
+func (k Keys) User(id string) string         { return k.cfg + "user:" + id }
+func (k Keys) Users() string                 { return k.cfg + "users" }
+func (k Keys) SiteUsers(site string) string  { return k.cfg + "site-users:" + site }
+func (k Keys) Numbers() string               { return k.cfg + "numbers" }
+func (k Keys) Devices() string               { return k.cfg + "devices" }
+func (k Keys) PINs() string                  { return k.cfg + "pins" }
+func (k Keys) MediaIndex() string            { return k.cfg + "media" }
+func (k Keys) Media(name string) string      { return k.cfg + "media:" + name }
+func (k Keys) MediaUsers(name string) string { return k.cfg + "media-users:" + name }
+func (k Keys) Tokens() string                { return k.cfg + "tokens" }
+func (k Keys) TokenHashes() string           { return k.cfg + "token-hashes" }
+func (k Keys) Audit(kind, id string) string  { return k.cfg + "audit:" + kind + ":" + id }
+func (k Keys) Changes() string               { return k.p + ":changes" }
+func (k Keys) Device(uid string) string      { return k.p + ":rt:{" + uid + "}:device" }
+func (k Keys) Calls(uid string) string       { return k.p + ":rt:{" + uid + "}:calls" }
+func (k Keys) CallLog(uid string) string     { return k.p + ":rt:{" + uid + "}:calllog" }
