@@ -4,14 +4,16 @@ package config
 // parameters, forwards, voicemail) plus identity. JSON names are the public contract
 // (admins script against them); fields omitted on input keep the values of DefaultSheet.
 type Sheet struct {
-	ID       string `json:"id"`
-	Site     string `json:"site"`               // "" on input means DefaultSiteID
+	ID   string `json:"id"`
+	Site string `json:"site"` // "" on input means DefaultSiteID
+	// Version counts stored writes; a write naming a stale version is refused
+	// (ErrVersionConflict). 0 on input means "create": refused if the user exists.
+	// It is marshaled right after id and site: the call path's Lua script reads the
+	// stored JSON's prefix to learn both without decoding (store_callview.go).
+	Version  int64  `json:"version"`
 	Name     string `json:"name"`               // display name, e.g. "Alice Martin"
 	Timezone string `json:"timezone,omitempty"` // IANA; "" means the site's
-	// Version counts stored writes; a write naming a stale version is refused
-	// (ErrVersionConflict). 0 on input means "create, or overwrite blindly".
-	Version int64  `json:"version"`
-	Comment string `json:"comment,omitempty"`
+	Comment  string `json:"comment,omitempty"`
 
 	// General.
 	MainNumber        string             `json:"main_number,omitempty"`

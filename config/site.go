@@ -5,9 +5,11 @@ const DefaultSiteID = "default"
 
 // Site is a company, or one of its locations, that users belong to.
 type Site struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
+	ID string `json:"id"`
+	// Version counts stored writes (0 on input: create). It is marshaled right after
+	// id: the call path's Lua script reads it from the stored JSON's prefix.
 	Version int64  `json:"version"`
+	Name    string `json:"name"`
 	// Number is the switchboard number users of the site may present.
 	Number string `json:"number,omitempty"`
 	// Region is the ISO 3166 region numbers are parsed in when not written in E.164 ("FR").
