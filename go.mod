@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/nyaruka/phonenumbers v1.8.1
+	github.com/percipia/eslgo v1.5.0
 	github.com/redis/go-redis/v9 v9.23.0
 )
 

@@ -207,7 +207,9 @@ func (s *Server) sortedChannels() []*Channel {
 	for _, ch := range s.channels {
 		out = append(out, ch)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].created.Before(out[j].created) || out[i].created.Equal(out[j].created) && out[i].UUID < out[j].UUID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].created.Before(out[j].created) || out[i].created.Equal(out[j].created) && out[i].UUID < out[j].UUID
+	})
 	return out
 }
 

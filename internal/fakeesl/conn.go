@@ -39,9 +39,9 @@ type conn struct {
 	cmds      []*Message
 	gone      bool
 
-	qmu     sync.Mutex
-	qcond   *sync.Cond
-	q       [][]byte
+	qmu         sync.Mutex
+	qcond       *sync.Cond
+	q           [][]byte
 	closing     bool // close after the queue is flushed
 	dead        bool
 	mutedEvents bool     // sync-mode socket after hangup: no more events
