@@ -21,7 +21,7 @@ var facts = &config.Facts{
 	DeviceOwners: map[string]string{"PJSIP/bob": "bob", "PJSIP/alice": "alice"},
 }
 
-func loadSite(t *testing.T, path string) *config.Site {
+func loadSite(t testing.TB, path string) *config.Site {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -39,7 +39,7 @@ func loadSite(t *testing.T, path string) *config.Site {
 }
 
 // sites are the sites a testdata sheet may name: lyon, and nonum (a site with no number).
-func sites(t *testing.T) map[string]*config.Site {
+func sites(t testing.TB) map[string]*config.Site {
 	lyon := loadSite(t, "testdata/site-lyon.json")
 	nonum := *lyon
 	nonum.ID, nonum.Number = "nonum", ""
