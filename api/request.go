@@ -1,0 +1,129 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Paging: every list takes ?limit= (default 100, at most 500) and ?after= (the "next"
+// of the previous page) and answers {"items": […], "next": "…"}; no next, no more.
+const (
+	defaultLimit = 100
+	maxLimit     = 500
+)
+
+// Page is the body of every list.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+func pageParams(r *http.Request) (after string, limit int, err error) {
+	q := r.URL.Query()
+	limit = defaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return "", 0, &apiError{status: http.StatusBadRequest, code: CodeBadRequest,
+				message: "limit must be a whole number from 1 to 500",
+				fields:  []FieldError{{"limit", "must be a whole number from 1 to 500"}}}
+		}
+		limit = n
+	}
+	return q.Get("after"), limit, nil
+}
+
+// readBody reads a body of at most limit bytes. JSON routes pass wantJSON: another
+// declared Content-Type is refused (none at all is taken as JSON, for curl's sake).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, jsonTypes ...string) ([]byte, error) {
+	if len(jsonTypes) > 0 {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			ok := false
+			for _, t := range jsonTypes {
+				ok = ok || (err == nil && mt == t)
+			}
+			if !ok {
+				return nil, errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+					"Content-Type %q is not accepted here; send %s", ct, strings.Join(jsonTypes, " or "))
+			}
+		}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, errorf(http.StatusBadRequest, CodeBadRequest, "the body could not be read")
+	}
+	return b, nil
+}
+
+// decodeStrict decodes a small request body (not a sheet or a site, which the config
+// package decodes): one JSON object, no unknown field.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return invalid("", "empty body: a JSON object is required")
+		case errors.As(err, &ute):
+			return invalid(ute.Field, "must be a JSON "+ute.Type.Kind().String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return invalid(f, "unknown field")
+		}
+		return errorf(http.StatusBadRequest, CodeBadRequest, "the body is not valid JSON")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "the body holds data after the JSON object")
+	}
+	return nil
+}
+
+// ifMatch returns the version an If-Match header asks for: 0 when there is none or it
+// is "*" (any version).
+func ifMatch(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	v, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || v < 1 {
+		return 0, &apiError{status: http.StatusBadRequest, code: CodeBadRequest,
+			message: `If-Match must be an ETag this API gave, e.g. "3"`,
+			fields:  []FieldError{{"If-Match", "not a version"}}}
+	}
+	return v, nil
+}
+
+// wantVersion combines If-Match and a body's version: either may be given; both must
+// then agree (one of them is stale otherwise).
+func wantVersion(r *http.Request, body int64) (int64, error) {
+	h, err := ifMatch(r)
+	if err != nil {
+		return 0, err
+	}
+	if h != 0 && body != 0 && h != body {
+		return 0, errorf(http.StatusConflict, CodeConflict,
+			"If-Match (%d) and the body's version (%d) differ", h, body)
+	}
+	if h != 0 {
+		return h, nil
+	}
+	return body, nil
+}
+
+func setETag(w http.ResponseWriter, version int64) {
+	w.Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
+}

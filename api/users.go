@@ -1,0 +1,321 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sophia-pbx/sophia/config"
+)
+
+// The JSON types accepted for a sheet or a site; PATCH takes a merge patch (RFC 7396).
+var (
+	jsonTypes  = []string{"application/json"}
+	patchTypes = []string{"application/merge-patch+json", "application/json"}
+)
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := config.UserFilter{Site: q.Get("site"), Name: q.Get("name"), Number: q.Get("number"), After: after, Limit: limit}
+	t := caller(r)
+	switch t.Scope.Kind {
+	case config.ScopeSite:
+		if f.Site != "" && f.Site != t.Scope.ID {
+			writeJSON(w, http.StatusOK, Page[*config.Sheet]{Items: []*config.Sheet{}})
+			return nil
+		}
+		f.Site = t.Scope.ID
+	case config.ScopeUser:
+		// The only user a self token sees is its own, when it passes the filters.
+		items := []*config.Sheet{}
+		u, err := s.store.GetUser(r.Context(), t.Scope.ID)
+		if err != nil && !errors.Is(err, config.ErrNotFound) {
+			return err
+		}
+		if u != nil && (after == "" || u.ID > after) && selfMatches(u, f) {
+			items = append(items, u)
+		}
+		writeJSON(w, http.StatusOK, Page[*config.Sheet]{Items: items})
+		return nil
+	}
+	users, next, err := s.store.ListUsers(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if users == nil {
+		users = []*config.Sheet{}
+	}
+	writeJSON(w, http.StatusOK, Page[*config.Sheet]{Items: users, Next: next})
+	return nil
+}
+
+// selfMatches applies a list's filters to the one sheet a self token sees.
+func selfMatches(u *config.Sheet, f config.UserFilter) bool {
+	if f.Site != "" && f.Site != u.Site {
+		return false
+	}
+	if f.Name != "" && !strings.Contains(strings.ToLower(u.Name), strings.ToLower(f.Name)) {
+		return false
+	}
+	if f.Number != "" {
+		nums := []string{u.MainNumber}
+		for _, a := range u.AssociatedNumbers {
+			nums = append(nums, a.Number)
+		}
+		if !slices.Contains(nums, f.Number) {
+			return false
+		}
+	}
+	return true
+}
+
+// loadUser reads user id for the caller: 403 when out of its scope.
+func (s *Server) loadUser(r *http.Request, id string) (*config.Sheet, error) {
+	t := caller(r)
+	if err := checkUserID(t, id); err != nil {
+		return nil, err
+	}
+	u, err := s.store.GetUser(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUser(t, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.loadUser(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	setETag(w, u.Version)
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// putUser stores a whole sheet: version 0 (no If-Match, no version in the body) creates
+// it, and is refused if the user exists; otherwise the version must be the stored one.
+func (s *Server) putUser(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	t := caller(r)
+	if err := checkUserID(t, id); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.opts.MaxBodyBytes, jsonTypes...)
+	if err != nil {
+		return err
+	}
+	sheet, err := config.DecodeSheet(body)
+	if err != nil {
+		return err
+	}
+	if sheet.ID == "" {
+		sheet.ID = id
+	}
+	if sheet.ID != id {
+		return invalid("id", "must be the id in the URL ("+id+")")
+	}
+	if sheet.Version, err = wantVersion(r, sheet.Version); err != nil {
+		return err
+	}
+	if err := checkUser(t, sheet); err != nil {
+		return err
+	}
+	if t.Scope.Kind != config.ScopeAll {
+		// The stored sheet must be in scope too (a site token may not take a user
+		// from another site), and a self token may not change operator fields.
+		old, err := s.store.GetUser(r.Context(), id)
+		switch {
+		case errors.Is(err, config.ErrNotFound):
+			if t.Scope.Kind == config.ScopeUser {
+				return errForbidden("a self-service token cannot create its user")
+			}
+		case err != nil:
+			return err
+		default:
+			if err := checkUser(t, old); err != nil {
+				return err
+			}
+			if err := checkSelfEdit(t, old, sheet); err != nil {
+				return err
+			}
+		}
+	}
+	created := sheet.Version == 0
+	stored, err := s.store.PutUser(r.Context(), sheet, actor(r))
+	if err != nil {
+		return err
+	}
+	answerUser(w, stored, created)
+	return nil
+}
+
+// answerUser answers u, the sheet as a write stored it.
+func answerUser(w http.ResponseWriter, u *config.Sheet, created bool) {
+	setETag(w, u.Version)
+	status := http.StatusOK
+	if created {
+		w.Header().Set("Location", "/v1/users/"+u.ID)
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, u)
+}
+
+// patchUser applies a JSON merge patch to the stored sheet. Without If-Match (or a
+// "version" in the patch) it applies to whatever is stored when it runs, atomically:
+// concurrent patches of different fields all land.
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	t := caller(r)
+	if err := checkUserID(t, id); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.opts.MaxBodyBytes, patchTypes...)
+	if err != nil {
+		return err
+	}
+	patch, err := decodeJSON(body)
+	if err != nil {
+		return errorf(http.StatusBadRequest, CodeBadRequest, "the body is not valid JSON")
+	}
+	obj, ok := patch.(map[string]any)
+	if !ok {
+		return invalid("", "a merge patch of a sheet must be a JSON object")
+	}
+	var patchVersion int64
+	if v, ok := obj["version"]; ok && v != nil {
+		n, err := strconv.ParseInt(string(jsonNumber(v)), 10, 64)
+		if err != nil || n < 0 {
+			return invalid("version", "must be a whole number")
+		}
+		patchVersion = n
+	}
+	want, err := wantVersion(r, patchVersion)
+	if err != nil {
+		return err
+	}
+	stored, err := s.store.UpdateUser(r.Context(), id, want, func(cur *config.Sheet) error {
+		if err := checkUser(t, cur); err != nil {
+			return err
+		}
+		next, err := applyPatch(cur, body)
+		if err != nil {
+			return err
+		}
+		if err := checkUser(t, next); err != nil {
+			return err
+		}
+		if err := checkSelfEdit(t, cur, next); err != nil {
+			return err
+		}
+		next.Version = cur.Version
+		*cur = *next
+		return nil
+	}, actor(r))
+	if err != nil {
+		return err
+	}
+	answerUser(w, stored, false)
+	return nil
+}
+
+// applyPatch returns cur with the merge patch applied, decoded as strictly as a PUT.
+func applyPatch(cur *config.Sheet, patch []byte) (*config.Sheet, error) {
+	doc, err := json.Marshal(cur)
+	if err != nil {
+		return nil, err
+	}
+	merged, err := mergePatch(doc, patch)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, CodeBadRequest, "the body is not valid JSON")
+	}
+	next, err := config.DecodeSheet(merged)
+	if err != nil {
+		return nil, err
+	}
+	if next.ID != cur.ID {
+		return nil, invalid("id", "cannot be changed")
+	}
+	return next, nil
+}
+
+func jsonNumber(v any) json.Number {
+	n, _ := v.(json.Number)
+	return n
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	t := caller(r)
+	if t.Scope.Kind == config.ScopeUser {
+		return errForbidden("a self-service token cannot delete its user")
+	}
+	want, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.loadUser(r, id); err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(r.Context(), id, want, actor(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// PINRequest is the body of PUT /v1/users/{id}/voicemail/pin.
+type PINRequest struct {
+	PIN string `json:"pin"`
+}
+
+func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.loadUser(r, id); err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.opts.MaxBodyBytes, jsonTypes...)
+	if err != nil {
+		return err
+	}
+	var req PINRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if err := s.store.SetPIN(r.Context(), id, config.Secret(req.PIN), actor(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) userAudit(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := checkUserID(caller(r), id); err != nil {
+		return err
+	}
+	// A deleted user's audit stays readable by whoever could read the user.
+	u, err := s.store.GetUser(r.Context(), id)
+	switch {
+	case err == nil:
+		if err := checkUser(caller(r), u); err != nil {
+			return err
+		}
+	case errors.Is(err, config.ErrNotFound):
+		if !isAll(caller(r)) && caller(r).Scope.Kind != config.ScopeUser {
+			return errNotFound
+		}
+	default:
+		return err
+	}
+	return s.answerAudit(w, r, "user", id)
+}

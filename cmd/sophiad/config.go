@@ -1,0 +1,180 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sophia-pbx/sophia/config"
+)
+
+// Config is sophiad's resolved configuration: each flag, else its SOPHIA_* environment
+// twin, else the default (README.md, "Configuration").
+type Config struct {
+	RedisURL        string // "" = the embedded store in DataDir
+	RedisPrefix     string
+	APIAddr         string
+	DataDir         string
+	LogFormat       string // json | text
+	LogLevel        slog.Level
+	ShutdownTimeout time.Duration
+	Demo            bool
+	CheckConfig     bool
+	// AdminToken comes from SOPHIA_ADMIN_TOKEN only (a flag would show in ps): when set,
+	// a token named "admin" of scope all with this secret exists after start.
+	AdminToken config.Secret
+}
+
+// Embedded reports whether sophiad runs its own store.
+func (c *Config) Embedded() bool { return c.RedisURL == "" }
+
+// LogValue logs the configuration without secrets: the Redis URL's password is
+// masked, the admin token only said to be set.
+func (c *Config) LogValue() slog.Value {
+	redis := "embedded"
+	if !c.Embedded() {
+		redis = redactURL(c.RedisURL)
+	}
+	return slog.GroupValue(
+		slog.String("redis", redis),
+		slog.String("redis_prefix", c.RedisPrefix),
+		slog.String("api_addr", c.APIAddr),
+		slog.String("data_dir", c.DataDir),
+		slog.String("log_format", c.LogFormat),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Bool("demo", c.Demo),
+		slog.Bool("admin_token_from_env", c.AdminToken != ""),
+	)
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable]"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// envName is the environment twin of a flag: --api-addr → SOPHIA_API_ADDR.
+func envName(flagName string) string {
+	return "SOPHIA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// errUsage marks a configuration the user must fix (exit code 2).
+var errUsage = errors.New("usage")
+
+// parseConfig resolves args and the environment into a validated Config. Help (-h)
+// returns flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("sophiad", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var level, format string
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL: redis://, rediss://, redis-sentinel:// or a cluster URL; unset = the embedded store in --data-dir")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", config.DefaultPrefix, "prefix of every Redis key sophia writes")
+	fs.StringVar(&c.APIAddr, "api-addr", "127.0.0.1:8080", "address the admin API listens on")
+	fs.StringVar(&c.DataDir, "data-dir", "./sophia-data", "directory of the embedded store (unused with --redis-url)")
+	fs.StringVar(&format, "log-format", "text", "log format: text or json")
+	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long requests in flight may take to finish at shutdown")
+	fs.BoolVar(&c.Demo, "demo", false, "load a sample company (site acme, 5 users, media) if missing")
+	fs.BoolVar(&c.CheckConfig, "check-config", false, "validate the configuration, print it and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: sophiad [flags]\n\nEvery flag has an environment twin (--api-addr: SOPHIA_API_ADDR); a flag beats its twin.\nSOPHIA_ADMIN_TOKEN sets the secret of the admin API token.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var problems []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	c.AdminToken = config.Secret(getenv("SOPHIA_ADMIN_TOKEN"))
+	c.LogFormat = format
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		problems = append(problems, fmt.Sprintf("log-level %q: want debug, info, warn or error", level))
+	}
+	problems = append(problems, c.validate()...)
+	if problems != nil {
+		return nil, fmt.Errorf("%w: %s", errUsage, strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// lookupEnv treats an empty variable as unset.
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func (c *Config) validate() []string {
+	var ps []string
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		ps = append(ps, fmt.Sprintf("log-format %q: want text or json", c.LogFormat))
+	}
+	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+		ps = append(ps, fmt.Sprintf("api-addr %q: want host:port", c.APIAddr))
+	}
+	if c.Embedded() && c.DataDir == "" {
+		ps = append(ps, "data-dir: required for the embedded store (or set --redis-url)")
+	}
+	if !c.Embedded() {
+		cl, err := config.ParseRedisURL(c.RedisURL) // parses only: connects at first use
+		if err != nil {
+			ps = append(ps, fmt.Sprintf("redis-url: %v", err))
+		} else {
+			cl.Close()
+		}
+	}
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{}: \t") {
+		ps = append(ps, fmt.Sprintf("redis-prefix %q: want a non-empty word without braces, colons or spaces", c.RedisPrefix))
+	}
+	if c.ShutdownTimeout <= 0 {
+		ps = append(ps, "shutdown-timeout: must be positive")
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		ps = append(ps, "SOPHIA_ADMIN_TOKEN: at least 16 characters")
+	}
+	return ps
+}
+
+func newLogger(c *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
