@@ -163,8 +163,10 @@ func report(e *env, results []rowResult, failed int) {
 	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 	for _, r := range results {
 		fmt.Fprintf(tw, "line %d\t%s\t%s", r.Line, or(r.ID, "-"), r.Action)
-		if r.Action == "failed" {
+		if r.Action == "failed" && len(r.Fields) == 0 {
 			fmt.Fprintf(tw, "\t%s", r.Error)
+		}
+		if r.Action == "failed" {
 			for _, f := range r.Fields {
 				fmt.Fprintf(tw, "\n\t\t\t  %s: %s", or(f.Path, "(row)"), f.Reason)
 			}

@@ -286,7 +286,7 @@ func shortcut(action string) func(*flag.FlagSet) func(*env, []string) error {
 }
 
 func forwardSet(fs *flag.FlagSet) func(*env, []string) error {
-	timeout := fs.Int("timeout", 0, "no_answer: ring `seconds` before forwarding")
+	ringTimeout := fs.Int("ring-timeout", 0, "no_answer: ring `seconds` before forwarding")
 	confirm := fs.Bool("confirm", false, "simultaneous_ring: ask the answerer to press 1")
 	return func(e *env, args []string) error {
 		if len(args) < 3 {
@@ -302,8 +302,8 @@ func forwardSet(fs *flag.FlagSet) func(*env, []string) error {
 			}
 			req.Target = args[2]
 		}
-		if *timeout != 0 {
-			req.TimeoutS = timeout
+		if *ringTimeout != 0 {
+			req.TimeoutS = ringTimeout
 		}
 		body, _ := json.Marshal(req)
 		b, _, err := e.c.do(e.ctx, request{method: "PUT", path: "/v1/users/" + pathEscape(args[0]) + "/forwards/" + pathEscape(args[1]), body: body})
