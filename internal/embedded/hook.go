@@ -50,8 +50,10 @@ func (h hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			return next(ctx, c)
 		}
 		return h.s.write(func() (record, bool, error) {
+			// Inside the hooks, a command's own error is not set yet: go-redis sets it
+			// from what next returns.
 			err := next(ctx, c)
-			r, ok := h.s.recordOf(false, []redis.Cmder{c}, err)
+			r, ok := h.s.recordOf(false, []redis.Cmder{c}, func(redis.Cmder) error { return err })
 			return r, ok, err
 		})
 	}
@@ -79,10 +81,10 @@ func (h hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessP
 				if errors.Is(err, redis.TxFailedErr) || redis.IsExecAbortError(err) {
 					return record{}, false, err // nothing ran
 				}
-				r, ok := h.s.recordOf(true, cmds[1:len(cmds)-1], nil)
+				r, ok := h.s.recordOf(true, cmds[1:len(cmds)-1], redis.Cmder.Err)
 				return r, ok, err
 			}
-			r, ok := h.s.recordOf(false, cmds, nil)
+			r, ok := h.s.recordOf(false, cmds, redis.Cmder.Err)
 			return r, ok, err
 		})
 	}
@@ -146,12 +148,13 @@ func (s *Store) write(run func() (record, bool, error)) error {
 	return err
 }
 
-// recordOf builds the journal record of cmds, which ran. ok is false when there is
-// nothing to journal; a record with nil cmds asks for a snapshot instead.
-func (s *Store) recordOf(tx bool, cmds []redis.Cmder, txErr error) (record, bool) {
+// recordOf builds the journal record of cmds, which ran; errOf gives each one's error.
+// ok is false when there is nothing to journal; a record with nil cmds asks for a
+// snapshot instead.
+func (s *Store) recordOf(tx bool, cmds []redis.Cmder, errOf func(redis.Cmder) error) (record, bool) {
 	r := record{tx: tx}
 	for _, c := range cmds {
-		if !tx && !s.ranOnServer(c) {
+		if !tx && !ranOnServer(errOf(c)) {
 			continue
 		}
 		if noEffect[c.Name()] || s.m.IsReadOnlyCommand(c.Name()) {
@@ -159,6 +162,8 @@ func (s *Store) recordOf(tx bool, cmds []redis.Cmder, txErr error) (record, bool
 		}
 		args, err := s.wireArgs(c)
 		if err != nil {
+			s.opts.Logger.Warn("embedded store: a write the journal cannot hold; taking a snapshot instead",
+				"command", c.Name(), "err", err)
 			return record{}, true // snapshot
 		}
 		r.cmds = append(r.cmds, args)
@@ -171,8 +176,7 @@ func (s *Store) recordOf(tx bool, cmds []redis.Cmder, txErr error) (record, bool
 
 // ranOnServer reports whether c reached the server and may have changed data: it got a
 // reply, possibly an error reply. A script refused with NOSCRIPT changed nothing.
-func (s *Store) ranOnServer(c redis.Cmder) bool {
-	err := c.Err()
+func ranOnServer(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) {
 		return true
 	}
