@@ -91,6 +91,9 @@ func (s *Server) putSite(w http.ResponseWriter, r *http.Request) error {
 	}
 	created := site.Version == 0
 	stored, err := s.store.PutSite(r.Context(), site, actor(r))
+	if created && errors.Is(err, config.ErrVersionConflict) {
+		return errorf(http.StatusConflict, CodeConflict, "site %s already exists: send its version (If-Match) to replace it", id)
+	}
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,9 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	created := sheet.Version == 0
 	stored, err := s.store.PutUser(r.Context(), sheet, actor(r))
+	if created && errors.Is(err, config.ErrVersionConflict) {
+		return errorf(http.StatusConflict, CodeConflict, "user %s already exists: send its version (If-Match) to replace it", id)
+	}
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,9 @@ func TestShortcuts(t *testing.T) {
 		if s.DND {
 			t.Error("dnd off: still on")
 		}
-		s = sheetOf(t, fx.must(200, fx.admin, "PUT", "/v1/users/alice/forwards/unconditional", `{"target":"user:bob"}`))
+		// Sent as curl -d sends it (form-urlencoded by default): taken as JSON.
+		s = sheetOf(t, fx.must(200, fx.admin, "PUT", "/v1/users/alice/forwards/unconditional", `{"target":"user:bob"}`,
+			"Content-Type", "application/x-www-form-urlencoded"))
 		if f := s.Forwards.Unconditional; !f.Enabled || f.Target != "user:bob" {
 			t.Errorf("forward set: %+v", f)
 		}

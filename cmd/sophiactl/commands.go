@@ -46,7 +46,7 @@ func init() {
 		{"media delete", "NAME", "Delete a media file (refused while a sheet uses it).", del("media")},
 		{"tokens list", "", "List API tokens.", tokensList},
 		{"tokens create", "NAME", "Create an API token (--scope all | site:<id> | user:<id>); prints its secret once.", tokensCreate},
-		{"tokens delete", "ID", "Delete an API token.", del("tokens")},
+		{"tokens delete", "NAME", "Delete an API token.", del("tokens")},
 		{"whoami", "", "Show the token in use.", whoami},
 	}
 }
@@ -162,7 +162,7 @@ func del(kind string) func(*flag.FlagSet) func(*env, []string) error {
 	return func(fs *flag.FlagSet) func(*env, []string) error {
 		ifMatch := fs.String("if-match", "", "delete only this `version`")
 		return func(e *env, args []string) error {
-			if err := nargs(args, 1, "ID"); err != nil {
+			if err := nargs(args, 1, "a name"); err != nil {
 				return err
 			}
 			if _, _, err := e.c.do(e.ctx, request{method: "DELETE", path: "/v1/" + kind + "/" + pathEscape(args[0]), ifMatch: *ifMatch}); err != nil {

@@ -80,7 +80,8 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 	fs := flag.NewFlagSet("sophiactl "+cmd.words, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", or(getenv("SOPHIA_URL"), "http://127.0.0.1:8080"), "sophiad's API `URL` (env SOPHIA_URL)")
-	token := fs.String("token", getenv("SOPHIA_TOKEN"), "API `token` (env SOPHIA_TOKEN)")
+	// Not the env as the default: -h would print the secret.
+	token := fs.String("token", "", "API `token` (default: env SOPHIA_TOKEN)")
 	output := fs.String("o", "text", "output: text (for people) or json (for scripts)")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout of each API call")
 	body := cmd.flags(fs)
@@ -98,7 +99,7 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stderr, "sophiactl: -o %q: want text or json\n", *output)
 		return exitUsage
 	}
-	c, err := newClient(*url, *token, *timeout)
+	c, err := newClient(*url, or(*token, getenv("SOPHIA_TOKEN")), *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "sophiactl: %v\n", err)
 		return exitUsage

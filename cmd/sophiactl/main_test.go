@@ -177,6 +177,9 @@ func TestExitCodes(t *testing.T) {
 	if code, _, _ := s.ctl("", "users", "list", "--url", "http://127.0.0.1:1", "--timeout", "2s"); code != 1 {
 		t.Errorf("unreachable: %d", code)
 	}
+	if code, out, errs := s.ctl("", "users", "list", "-h"); code != 0 || strings.Contains(out+errs, s.admin) || !strings.Contains(errs, "SOPHIA_TOKEN") {
+		t.Errorf("-h: exit %d, or it shows the token: %s", code, errs)
+	}
 	if code, out, _ := s.ctl("", "help"); code != 0 || !strings.Contains(out, "users import") {
 		t.Errorf("help: %d %s", code, out)
 	}
