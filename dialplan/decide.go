@@ -276,11 +276,13 @@ func (b *builder) divertingParty() Party {
 // the original caller's identity, else the user's own presented one, with diversion
 // information always.
 func (b *builder) outsideLeg(num string, why Reason, confirm bool) Leg {
-	cid := b.in.Call.From
+	cid, asserted := b.in.Call.From, ""
 	if cid.Number == "" {
 		cid = Party{}
 		if pn, hidden := defaultPresented(b.c); !hidden {
 			cid.Number = pn
+		} else {
+			asserted, _ = defaultPresentedNumber(b.c)
 		}
 	}
 	return Leg{
@@ -289,6 +291,7 @@ func (b *builder) outsideLeg(num string, why Reason, confirm bool) Leg {
 		Dial:     num,
 		CallerID: cid,
 		Display:  cid.Name,
+		Asserted: asserted,
 		Redirect: Redirect{From: b.divertingParty(), User: b.s.ID, Reason: why, Count: len(b.in.Call.History) + 1},
 		Confirm:  confirm,
 	}

@@ -281,7 +281,7 @@ func TestLegs(t *testing.T) {
 			want: Leg{Kind: LegNumber, Target: aliceMobile, Dial: aliceMobile, CallerID: Party{Number: aliceMain}, Display: "",
 				Redirect: Redirect{From: aliceAsDiverter, User: "alice", Reason: ReasonSimultaneous, Count: 1}}},
 		{name: "anonymous caller, anonymous user: nothing presented", edit: all(simRing(false, aliceMobile), func(s *config.Sheet) { s.PresentedNumber.Mode = config.PresentAnonymous }), from: Party{}, leg: 1,
-			want: Leg{Kind: LegNumber, Target: aliceMobile, Dial: aliceMobile,
+			want: Leg{Kind: LegNumber, Target: aliceMobile, Dial: aliceMobile, Asserted: aliceMain,
 				Redirect: Redirect{From: aliceAsDiverter, User: "alice", Reason: ReasonSimultaneous, Count: 1}}},
 		{name: "simultaneous user device", edit: simRing(true, "user:bob"), to: aliceMobile, history: hist, leg: 1,
 			want: Leg{Kind: LegUserDevice, Target: "user:bob", User: "bob", CallerID: carol, Display: "Carol",

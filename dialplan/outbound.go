@@ -166,6 +166,11 @@ func presented(c *config.Compiled, choice CLIChoice) (num string, hidden bool, w
 	return num, hidden, ""
 }
 
+// Presented returns the number the user presents on a call without CLI prefix: the
+// sheet's presented_number when the user may present it, else the main number, else the
+// site's, else none (hidden). Anonymous is hidden.
+func Presented(c *config.Compiled) (num string, hidden bool) { return defaultPresented(c) }
+
 // defaultPresented is the sheet's presented_number, falling back to a number the user may
 // present when the chosen one is missing or no longer allowed: main, then the site's
 // number, else hidden. Anonymous is hidden.

@@ -223,6 +223,10 @@ type Leg struct {
 	// Display is the calling name the ringing phone shows: per incoming_display on the
 	// user's phones, CallerID.Name on outside legs. Adapters send it as the caller name.
 	Display string
+	// Asserted is, when CallerID.Number is withheld on a leg to the network, the number
+	// the network may still see (P-Asserted-Identity with privacy): the user's main
+	// number, else the site's. "" otherwise.
+	Asserted string
 	// Redirect is the diversion information to send with the leg; Count 0 means none.
 	Redirect Redirect
 	// Confirm asks whoever answers this leg to press 1 before the call is theirs
