@@ -162,6 +162,10 @@ func (e *Explanation) WriteText(w io.Writer) error {
 		}
 		b.WriteByte('\n')
 		for _, k := range s.Skipped {
+			if k.Target == "" {
+				fmt.Fprintf(&b, "%-10s %-14s   (%s)\n", "", "", k.Reason)
+				continue
+			}
 			fmt.Fprintf(&b, "%-10s %-14s   skipped %s: %s\n", "", "", k.Target, k.Reason)
 		}
 	}

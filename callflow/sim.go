@@ -69,6 +69,7 @@ type Sim struct {
 
 // SimRing is a Ring request as the Sim received it, and what came of it.
 type SimRing struct {
+	User     string // whose plan rang
 	Legs     []dialplan.Leg
 	TimeoutS int
 	Ringback string
@@ -84,7 +85,7 @@ func (s *Sim) Ring(ctx context.Context, r *Ring) (int, error) {
 	if err := ctx.Err(); err != nil && err != context.DeadlineExceeded {
 		return -1, err
 	}
-	rec := SimRing{Legs: slices.Clone(r.Legs), TimeoutS: r.TimeoutS, Ringback: r.Ringback, Forward: r.Forward, Answered: -1}
+	rec := SimRing{User: r.User, Legs: slices.Clone(r.Legs), TimeoutS: r.TimeoutS, Ringback: r.Ringback, Forward: r.Forward, Answered: -1}
 	s.Heard = append(s.Heard, "ringback:"+r.Ringback)
 	winner, at := -1, r.TimeoutS
 	causes := make([]Cause, len(r.Legs))

@@ -127,7 +127,7 @@ func randInput(t testing.TB, r source) *Input {
 func TestProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 2026))
 	var p Plan
-	for i := range 2000 {
+	for i := range 1000 {
 		in := randInput(t, r)
 		DecideInto(in, &p)
 		checkPlan(t, in, &p)
@@ -178,7 +178,7 @@ func checkLoopGuard(t testing.TB, in *Input, p *Plan) {
 func TestDecideIsPure(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	reused := new(Plan)
-	for range 300 {
+	for range 150 {
 		in := randInput(t, r)
 		a := Decide(in).Describe()
 		DecideInto(in, reused)

@@ -11,9 +11,11 @@ import (
 // Shorthands of the table.
 
 func in(from dialplan.Party, to string) Call { return Call{Direction: Inbound, From: from, To: to} }
-func out(user, dialed string) Call      { return Call{Direction: Outbound, User: user, Dialed: dialed} }
+func out(user, dialed string) Call           { return Call{Direction: Outbound, User: user, Dialed: dialed} }
 
-func answers(afterS int) callflow.Script { return callflow.Script{Behavior: callflow.Answer, AfterS: afterS} }
+func answers(afterS int) callflow.Script {
+	return callflow.Script{Behavior: callflow.Answer, AfterS: afterS}
+}
 
 var (
 	busy        = callflow.Script{Behavior: callflow.Busy}
@@ -302,10 +304,10 @@ func Rows() []Row {
 				Heard: []string{"ringback:"}, Hangup: "busy", Outcome: ended(callflow.OutcomeBusy, "alice", "busy")}},
 		{Name: "a call to a colleague is the colleague's inbound call", Call: out("alice", "0478000002"),
 			Endpoints: map[string]callflow.Script{"user:bob": answers(2)},
-			Want: Want{Dials: []Dial{dial(20, desk("bob", aliceCaller))}, Heard: []string{"ringback:"}, Outcome: answered("user:bob")}},
+			Want:      Want{Dials: []Dial{dial(20, desk("bob", aliceCaller))}, Heard: []string{"ringback:"}, Outcome: answered("user:bob")}},
 		{Name: "a withheld call to a colleague", Call: out("alice", "*310478000002"),
 			Endpoints: map[string]callflow.Script{"user:bob": answers(2)},
-			Want: Want{Dials: []Dial{dial(20, Leg{Target: "user:bob"})}, Heard: []string{"ringback:"}, Outcome: answered("user:bob")}},
+			Want:      Want{Dials: []Dial{dial(20, Leg{Target: "user:bob"})}, Heard: []string{"ringback:"}, Outcome: answered("user:bob")}},
 	}
 }
 
