@@ -291,7 +291,13 @@ func (f *Fake) destroyed(c *channel, cause, techCause int) {
 }
 
 // crash is what hanging up a double-dialed channel did to Asterisk 22.10.1.
+// Inside a REST request it waits until that request's reply is written
+// (Asterisk answered the DELETE, then died).
 func (f *Fake) crash() {
+	if f.handling {
+		f.crashPending = true
+		return
+	}
 	go f.goDown(f.opts.RestartDowntime)
 }
 
@@ -489,10 +495,10 @@ func (f *Fake) answer(c *channel) {
 	if call := c.call; call != nil && !c.answered {
 		c.answered = true
 		if call.in.Presses != "" {
-			c.timers = append(c.timers, f.afterLocked(call.in.PressAfter, func() { f.pressDigits(c, call.in.Presses) }))
+			f.soon(c, call.in.PressAfter, func() { f.pressDigits(c, call.in.Presses) })
 		}
 		if call.in.HangsUpAfter > 0 {
-			c.timers = append(c.timers, f.afterLocked(call.in.HangsUpAfter, func() { f.callerHangup(c) }))
+			f.soon(c, call.in.HangsUpAfter, func() { f.callerHangup(c) })
 		}
 	}
 }

@@ -223,10 +223,10 @@ func (f *Fake) legAnswers(c *channel) {
 
 func (f *Fake) afterAnswerScript(c *channel, b Behavior) {
 	if b.dtmf != "" {
-		c.timers = append(c.timers, f.afterLocked(b.dtmfAfter, func() { f.pressDigits(c, b.dtmf) }))
+		f.soon(c, b.dtmfAfter, func() { f.pressDigits(c, b.dtmf) })
 	}
 	if b.hangsUp {
-		c.timers = append(c.timers, f.afterLocked(b.hangupAfter, func() { f.farHangup(c) }))
+		f.soon(c, b.hangupAfter, func() { f.farHangup(c) })
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -50,6 +51,8 @@ type wsConn struct {
 	done     chan struct{} // closed when both goroutines returned
 	once     sync.Once
 	replaced bool
+	written  atomic.Int64 // events written, for the ordering tests
+	queued   atomic.Int64 // events queued
 }
 
 // qitem is an event, or a marker (closed once everything before it is
@@ -110,6 +113,7 @@ func (w *wsConn) writer(wg *sync.WaitGroup) {
 					w.drop()
 					return
 				}
+				w.written.Add(1)
 			}
 		}
 	}
@@ -251,6 +255,7 @@ func (w *wsConn) enqueue(f *Fake, data []byte) {
 	}
 	select {
 	case w.q <- qitem{data: data}:
+		w.queued.Add(1)
 	default:
 		f.fail("event buffer of app %q overflowed (%d events): WebSocket dropped", w.app.name, cap(w.q))
 		go w.drop()

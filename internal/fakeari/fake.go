@@ -116,6 +116,13 @@ type Fake struct {
 	held        []*channel
 	stasisDelay time.Duration
 
+	// testAfterReply, when set, runs after a REST reply was flushed and
+	// before the ResponseFirst gates open (tests of the ordering modes).
+	testAfterReply func()
+
+	handling     bool // a REST handler runs (f.mu held)
+	crashPending bool // crash once the current reply is written
+
 	// changed is closed and replaced whenever a WebSocket comes or goes.
 	changed chan struct{}
 
@@ -413,6 +420,16 @@ func (f *Fake) Up() bool {
 // after runs fn on the fake's clock unless the fake is closed.
 func (f *Fake) after(d time.Duration, fn func()) *timer {
 	return f.sched.after(d, fn)
+}
+
+// soon runs fn now when d <= 0 (f.mu held), else at d like afterLocked:
+// "after 0 s" must not wait for a manual clock's next Advance.
+func (f *Fake) soon(c *channel, d time.Duration, fn func()) {
+	if d <= 0 {
+		fn()
+		return
+	}
+	c.timers = append(c.timers, f.afterLocked(d, fn))
 }
 
 // afterLocked schedules fn to run with f.mu held, skipped if t was cancelled

@@ -23,8 +23,9 @@ package fakeari
 //     (Ringing, Wait, Answer, Busy) whose ChannelDialplan events depend on
 //     extensions.conf; the fake has no dialplan and sends none of them.
 //
-// 11 (recording), 13c (real SIP inbound, done by TestPJSIPInbound), 14
-// (mailboxes, done by TestMailboxes) and 19 (idle) are not replayed here.
+// 13c (a SIP phone calling in), 14 (mailboxes) and 19 (an idle WebSocket:
+// nothing, no pings) are replayed too; 11 (recordings) is not: the fake does
+// not record.
 
 import (
 	"encoding/json"
@@ -132,11 +133,14 @@ var scenarios = []struct {
 	{"12-device-state", func(f *Fake) { f.SubscribeDevice("sophia", "Custom:nobody") }},
 	{"13-endpoints", func(f *Fake) { f.Script("PJSIP/alice", Answers()); f.Unregister("PJSIP/alice") }},
 	{"13b-pjsip-busy-cancel-timeout", func(f *Fake) { f.Script("PJSIP/alice", NoAnswer()); f.Unregister("PJSIP/alice") }},
+	{"13c-pjsip-inbound-call", nil},
+	{"14-mailboxes", nil},
 	{"15-errors", nil},
 	{"15b-double-dial-crash", nil},
 	{"16-websocket-lifecycle", nil},
 	{"17-callerid-variables", nil},
 	{"18-moh-hold-silence", nil},
+	{"19-idle-websocket", nil},
 	{"20-originate", nil},
 }
 

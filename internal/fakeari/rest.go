@@ -338,7 +338,11 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, nil)
 		return
 	}
+	f.handling = true
 	rt.h(q)
+	f.handling = false
+	crash := f.crashPending
+	f.crashPending = false
 	var ms []mark
 	if order == EventsFirst {
 		ms = f.marks()
@@ -359,8 +363,19 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if fl, ok := w.(http.Flusher); ok {
 		fl.Flush()
 	}
+	if order != Natural {
+		f.mu.Lock()
+		hook := f.testAfterReply
+		f.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
+	}
 	for _, g := range gates {
 		close(g)
+	}
+	if crash {
+		go f.goDown(f.opts.RestartDowntime)
 	}
 }
 
