@@ -362,6 +362,9 @@ func (f *Fake) createChannel(q *req) {
 		return
 	}
 	c.origin, c.behavior, c.scripted = originCreate, b, scripted
+	if originator != nil {
+		c.originator = originator.id
+	}
 	if c.peer != nil {
 		c.peer.origin = originPeer
 	}

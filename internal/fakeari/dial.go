@@ -112,7 +112,7 @@ func (f *Fake) dialChannel(q *req) {
 	if caller != nil {
 		callerID = caller.id
 	}
-	f.recordDial(c, callerID, timeout, false, "")
+	f.recordDial(c, callerID, timeout, false, c.originator)
 	f.record(c, "dial", q.str("timeout"))
 	f.startDial(c, timeout)
 	q.noContent()

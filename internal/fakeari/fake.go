@@ -120,6 +120,9 @@ type Fake struct {
 	// before the ResponseFirst gates open (tests of the ordering modes).
 	testAfterReply func()
 
+	routesOnce sync.Once
+	routeTable []route
+
 	handling     bool // a REST handler runs (f.mu held)
 	crashPending bool // crash once the current reply is written
 

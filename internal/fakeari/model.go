@@ -116,6 +116,7 @@ type channel struct {
 	afterStasisHangup bool           // inbound channel: the dialplan goes on to Hangup() once Stasis ends
 
 	// dialing
+	originator    string // create/originate originator channel id
 	dialCount     int
 	dialed        bool
 	behavior      Behavior

@@ -295,7 +295,8 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			segs[i] = u
 		}
 	}
-	rt, params, allowed := match(f.routes(), r.Method, segs)
+	f.routesOnce.Do(func() { f.routeTable = f.routes() })
+	rt, params, allowed := match(f.routeTable, r.Method, segs)
 	if rt == nil {
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", "OPTIONS,"+strings.Join(allowed, ","))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,7 @@ func inbound(t *testing.T, f *Fake, c *client) *Call {
 
 func createLeg(t *testing.T, c *client, endpoint, originator string) string {
 	t.Helper()
-	r := c.do("POST", "/ari/channels/create", "app=sophia&appArgs=dialed&endpoint="+endpoint+"&originator="+originator, nil)
+	r := c.do("POST", "/ari/channels/create", "app=sophia&appArgs=dialed&endpoint="+url.QueryEscape(endpoint)+"&originator="+originator, nil)
 	if r.status != 200 {
 		t.Fatalf("create %s: %d %s", endpoint, r.status, r.raw)
 	}
