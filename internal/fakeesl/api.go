@@ -219,8 +219,15 @@ func (s *Server) uuidBridge(a, b *Channel) {
 		if p := ch.parkApp; p != nil {
 			ch.parkApp = nil
 			ch.parked = false
+			if r, ok := ch.vars.get("current_application_response"); ok {
+				p.response = r
+			}
 			ch.finishApp(p)
 		}
+	}
+	for _, x := range [][2]*Channel{{a, b}, {b, a}} {
+		x[0].s.fire(x[0].event("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, nil,
+			[]Header{{"Application", "uuid_bridge"}, {"Application-Data", x[1].UUID}, {"Application-UUID", newUUID()}}))
 	}
 	now := s.clock.Now()
 	a.other, a.otherType, a.bridgedAt = b, "originatee", now

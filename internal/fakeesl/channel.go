@@ -441,7 +441,7 @@ func (ch *Channel) hangup(cause string) {
 	}
 	if p := ch.parkApp; p != nil {
 		ch.parkApp = nil
-		if r, ok := ch.vars.get("current_application_response"); ok && p.name == "socket" {
+		if r, ok := ch.vars.get("current_application_response"); ok {
 			p.response = r
 		}
 		ch.finishApp(p)

@@ -1,0 +1,95 @@
+// Package fakeesl is a fake FreeSWITCH 1.10.12 speaking the Event Socket text protocol both
+// ways on loopback, for testing sophia's esl/ adapter end to end with eslgo v1.5.0. It
+// reproduces what shared/pbx-traces/freeswitch recorded; replay_test.go replays those
+// traces against it.
+//
+// # Starting it
+//
+//	s, _ := fakeesl.New(fakeesl.Options{
+//		Clock:     fakeesl.NewScaledClock(0.01), // delays 100× faster; or NewManualClock + Advance
+//		Endpoints: map[string]fakeesl.Endpoint{
+//			"sofia/gateway/trunk/+33612345678": fakeesl.AnswerAfter(3 * time.Second),
+//			"sofia/gateway/trunk/*":            fakeesl.Busy(), // prefix match
+//		},
+//	})
+//	defer s.Close()
+//	eslgo inbound: Dial(s.Addr(), s.Password() /* "ClueCon" */)
+//
+// # Inbound mode (the fake's listener)
+//
+// Greets auth/request; auth (wrong → -ERR invalid + goodbye notice + close), api, bgapi
+// (Job-UUID header honoured; BACKGROUND_JOB, Job-Owner-UUID from an outbound socket),
+// event plain|json (ALL, names, CUSTOM subclasses — every word after CUSTOM is a
+// subclass), noevents, nixevent, filter / filter delete, myevents <uuid>, sendmsg <uuid>,
+// sendevent (echoed to subscribers with Command/Event-UUID; unknown names → +OK, nobody
+// gets it), log/nolog, exit. Reply texts are the traced ones (see README "Error texts").
+// API: originate (replies after answer/failure), uuid_kill, uuid_exists, uuid_getvar
+// (_undef_), uuid_setvar, uuid_bridge, uuid_transfer, uuid_break, uuid_dump, uuid_hold,
+// uuid_send_dtmf/uuid_recv_dtmf, show channels|calls|registrations [as json], sofia status
+// [profile internal [reg]], sofia_contact, global_getvar, version, status, hupall,
+// vm_boxcount, fsctl shutdown (= Shutdown).
+//
+// # Outbound mode (the fake dials the adapter)
+//
+// InjectCall(CallSpec{Socket: adapterAddr, CallerIDNumber, Destination, Variables}) creates a
+// channel whose dialplan runs `socket <addr> async full` (Sync: static). The fake waits for
+// `connect`, answers with CHANNEL_DATA-as-headers (+ Socket-Mode, Control), then handles
+// myevents, linger [N], nolinger, event, getvar (unset → -ERR command not found), sendmsg
+// execute (+OK at once in async, after the app in sync mode; Event-UUID → Application-UUID)
+// and hangup (invalid cause → NORMAL_CLEARING), api/bgapi, exit. Unknown app → hangup
+// DESTINATION_OUT_OF_ORDER. At hangup the socket sees CHANNEL_HANGUP, (UNBRIDGE, bridge
+// COMPLETE), CHANNEL_UNPARK, socket COMPLETE, CHANNEL_STATE CS_HANGUP / CS_REPORTING,
+// CHANNEL_HANGUP_COMPLETE, then the linger notice (socket stays; `linger N` closes N s
+// later) or the disconnect notice and close. The client closing the socket hangs the call
+// up NORMAL_CLEARING. Hangup(uuid, cause) is the caller hanging up; SendDTMF sends digits.
+//
+// Applications: answer, pre_answer, ring_ready, set, export (reaches B legs), unset,
+// multiset, hangup, sleep, playback (tone_stream lengths computed, files 500 ms,
+// local_stream forever), echo, park, bridge, send_dtmf, play_and_get_digits, respond,
+// transfer, verbose_events, log, info.
+//
+// # Bridge
+//
+// Dial strings: {global}, [per-leg], "," simultaneous, "|" failover. Timeouts:
+// originate_timeout, else call_timeout, else 60 s per failover group (→ NO_ANSWER);
+// leg_timeout per leg (→ ALLOTTED_TIMEOUT). group_confirm_key/_file: an answered leg must
+// press the key (Endpoint.DTMF). Losing legs hang up LOSE_RACE. Result variables on A
+// (getvar/uuid_getvar/events): originate_disposition, DIALSTATUS, originate_failed_cause,
+// originate_causes, originated_legs, last_bridge_hangup_cause, bridge_hangup_cause,
+// bridge_uuid, signal_bond, last_bridge_to, bridge_channel, endpoint_disposition. While
+// ringing A shows failure/INVALIDARGS. The result arrives only in CHANNEL_EXECUTE_COMPLETE
+// (bridge), when the bridge ends. Without continue_on_fail (true or a cause list) a failed
+// bridge hangs A up with the cause, except NO_ANSWER, NO_USER_RESPONSE, ORIGINATOR_CANCEL.
+// B legs get origination_caller_id_* (else A's effective_caller_id_*, else A's caller id)
+// and every {}/[] variable (sip_h_*…).
+//
+// Targets: error/<cause>; loopback/<ext>/sophia (two channels, -b runs Options.Dialplan,
+// default = the traces' context: answer, busy, reject, noanswer, answer-later,
+// answer-then-hangup, answer-confirm, park, inbound); user/<u>[@domain] (not in Directory
+// → SUBSCRIBER_ABSENT, not registered → USER_NOT_REGISTERED, registered → its Endpoint);
+// sofia/... scripted by Options.Endpoints (unscripted → SUBSCRIBER_ABSENT); any other
+// module → CHAN_NOT_IMPLEMENTED.
+//
+// Registrations: Register(Registration{User: "1000"}) fires CUSTOM sofia::pre_register,
+// sofia::register_attempt, sofia::register; Unregister fires sofia::unregister;
+// RegisterFailure fires the wrong-password trio.
+//
+// # Time
+//
+// Every delay goes through Options.Clock. ScaledClock runs them Scale× real time;
+// ManualClock moves only on Advance/Set (timers run in the caller's goroutine). Tests wait
+// for events on the wire with a deadline, never sleep.
+//
+// # Introspection
+//
+// Connections() (every command received per connection, parsed), CommandsFor(uuid),
+// Bridges() (dial string, legs, per-leg variables, result, winner), Played(), Presence(),
+// SentEvents(), Registered(), Channels(), Variable(uuid, name), Leftovers() (live channels
+// and connections; a finished test expects none), DropConnections(), Shutdown().
+//
+// # Not modelled
+//
+// XML events (sent as plain), channel-generated PRESENCE_IN (presence_id), CODEC,
+// CHANNEL_CALLSTATE, CHANNEL_ORIGINATE/OUTGOING, HEARTBEAT, recording, SIP-specific
+// sip_term_* variables, hold music on uuid_hold beyond a Played() record.
+package fakeesl
