@@ -371,7 +371,7 @@ func replay(t *testing.T, file string) {
 	traceMsgs := map[string][]*Message{}
 	var diffs []string
 	waitFor := func(tNow int64) {
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(5 * time.Second) // only reached when the fake differs
 		extra := time.Duration(0)
 		for {
 			ok := true
