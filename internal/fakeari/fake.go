@@ -116,8 +116,9 @@ type Fake struct {
 	held        []*channel
 	stasisDelay time.Duration
 
-	// testAfterReply, when set, runs after a REST reply was flushed and
-	// before the ResponseFirst gates open (tests of the ordering modes).
+	// testAfterReply, when set, runs just before a REST reply is written
+	// (after EventsFirst waited, before ResponseFirst's gates open): tests of
+	// the ordering modes read the WebSocket counters there.
 	testAfterReply func()
 
 	routesOnce sync.Once

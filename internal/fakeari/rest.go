@@ -357,13 +357,6 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(5 * time.Second):
 		}
 	}
-	for k, vs := range q.header {
-		w.Header()[k] = vs
-	}
-	writeJSON(w, q.status, q.resp)
-	if fl, ok := w.(http.Flusher); ok {
-		fl.Flush()
-	}
 	if order != Natural {
 		f.mu.Lock()
 		hook := f.testAfterReply
@@ -371,6 +364,13 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if hook != nil {
 			hook()
 		}
+	}
+	for k, vs := range q.header {
+		w.Header()[k] = vs
+	}
+	writeJSON(w, q.status, q.resp)
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
 	}
 	for _, g := range gates {
 		close(g)
