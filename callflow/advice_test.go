@@ -143,7 +143,7 @@ func TestAdviseMessages(t *testing.T) {
 			t.Errorf("no advice says %q: %+v", want, got)
 		}
 	}
-	if _, err := callflow.Advise(context.Background(), dir, "nobody", callflow.AdviceOptions{}); !errors.Is(err, callflow.ErrUnknownUser) {
+	if _, err := callflow.Advise(context.Background(), dir, "nobody", callflow.AdviceOptions{}); !errors.Is(err, config.ErrNotFound) {
 		t.Errorf("Advise(nobody) = %v", err)
 	}
 }

@@ -2,26 +2,22 @@ package callflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/sophia-pbx/sophia/config"
 )
 
-// ErrUnknownUser is wrapped by MapDirectory's errors for a user or number it does not
-// hold.
-var ErrUnknownUser = errors.New("unknown user")
-
 // MapDirectory is a Directory over views held in memory, by user id: for tests, and for
 // explaining calls over sheets that are not stored (hypothetical settings).
 type MapDirectory map[string]*config.CallView
 
-// CallView returns the view of uid.
+// CallView returns the view of uid, or an error wrapping config.ErrNotFound (as the
+// store's).
 func (m MapDirectory) CallView(_ context.Context, uid string) (*config.CallView, error) {
 	if v, ok := m[uid]; ok && v != nil && v.User != nil {
 		return v, nil
 	}
-	return nil, fmt.Errorf("user %q: %w", uid, ErrUnknownUser)
+	return nil, fmt.Errorf("user %q: %w", uid, config.ErrNotFound)
 }
 
 // CallViewByNumber returns the view of the user whose main number, or associated number
@@ -35,7 +31,7 @@ func (m MapDirectory) CallViewByNumber(_ context.Context, num string) (*config.C
 			return v, nil
 		}
 	}
-	return nil, fmt.Errorf("number %q: %w", num, ErrUnknownUser)
+	return nil, fmt.Errorf("number %q: %w", num, config.ErrNotFound)
 }
 
 // NewMapDirectory compiles sheets of their sites (by site id) into a MapDirectory, every

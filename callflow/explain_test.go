@@ -144,8 +144,8 @@ func TestExplainDoesNotChangeTheDirectory(t *testing.T) {
 
 func TestExplainUnknownUser(t *testing.T) {
 	_, err := callflow.Explain(context.Background(), world(t, nil), "nobody", callflow.ExplainParams{})
-	if !errors.Is(err, callflow.ErrUnknownUser) {
-		t.Errorf("Explain(nobody) = %v, want ErrUnknownUser", err)
+	if !errors.Is(err, config.ErrNotFound) {
+		t.Errorf("Explain(nobody) = %v, want ErrNotFound", err)
 	}
 }
 
@@ -198,4 +198,12 @@ func TestParseExplainQuery(t *testing.T) {
 			}
 		})
 	}
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func render(e *callflow.Explanation) string {
+	var b bytes.Buffer
+	e.WriteText(&b)
+	return b.String()
 }

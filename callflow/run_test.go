@@ -83,7 +83,7 @@ func TestRunForwardToUnknownUser(t *testing.T) {
 	if want := (callflow.Outcome{Kind: callflow.OutcomeUnavailable, By: "alice", Reason: "unconditional"}); res.Outcome != want {
 		t.Errorf("outcome %+v, want %+v", res.Outcome, want)
 	}
-	if len(res.Trace) != 2 || len(res.Trace[0].Skipped) != 1 || !strings.Contains(res.Trace[0].Skipped[0].Reason, "unknown user") {
+	if len(res.Trace) != 2 || len(res.Trace[0].Skipped) != 1 || !strings.Contains(res.Trace[0].Skipped[0].Reason, "not found") {
 		t.Errorf("trace %+v: want the forward with the lookup's error, then unavailable", res.Trace)
 	}
 	if !slices.Equal(sim.Heard, []string{"unavailable:"}) || !slices.Equal(sim.Hangups, []callflow.Cause{callflow.CauseUnreachable}) {
@@ -93,8 +93,8 @@ func TestRunForwardToUnknownUser(t *testing.T) {
 
 func TestRunUnknownCallee(t *testing.T) {
 	_, err := callflow.Run(context.Background(), &callflow.Call{User: "nobody"}, &callflow.Sim{}, world(t, nil), nil)
-	if !errors.Is(err, callflow.ErrUnknownUser) {
-		t.Errorf("Run(unknown) = %v, want ErrUnknownUser", err)
+	if !errors.Is(err, config.ErrNotFound) {
+		t.Errorf("Run(unknown) = %v, want ErrNotFound", err)
 	}
 }
 

@@ -18,22 +18,27 @@
 //	func TestScenarios(t *testing.T) { scenario.RunAll(t, &myRunner{...}) }
 //
 // Runner.Run gets one row and must:
-//  1. store row.World()'s site and sheets (rewriting device endpoints to the PBX's dial
-//     strings if need be: the table says "PJSIP/<uid>");
-//  2. set each user's device state (row.DeviceState) and active calls (row.Active);
-//  3. script the fake PBX's endpoints from row.Endpoints: the key is the leg target,
+//  1. write the row's world into a fresh store: Load does it all (media, site, sheets in
+//     an order validation accepts, device states, calls in progress), rewriting device
+//     endpoints into the PBX's dial strings if given a func ("PJSIP/<uid>" in the table);
+//  2. script the fake PBX's endpoints from row.Endpoints: the key is the leg target,
 //     "user:<id>" for a user's device, the E.164 number for an outside number reached
-//     through the trunk (Script: answers after AfterS s, busy, never answers, offline,
-//     congestion, rejects, answers but never presses 1); a target not listed never
-//     answers; row.CallerHangupS > 0 hangs the caller up that many seconds into the call;
-//     row.NoVoicemail means the PBX has no voicemail (the Driver answers
-//     ErrVoicemailUnavailable);
-//  4. run the callflow with the row's clock (callflow.Options.Now = row.Clock()), placing
-//     row.Call: inbound from row.Call.From to row.Call.To (find the callee by number),
-//     or outbound by row.Call.User dialing row.Call.Dialed;
-//  5. report an Observation: every ring attempt (the legs dialed, in order, with their
-//     calling number and name as sent, diversion, confirm, and the ring timeout), what
-//     the caller heard, the cause sophia hung up with, and callflow's Outcome.
+//     through the trunk (callflow.Script: answers after AfterS s, busy, never answers,
+//     offline = unregistered, congestion, rejects, answers but never presses 1); a
+//     target not listed never answers; row.CallerHangupS > 0 hangs the caller up that
+//     many seconds into the call; row.NoVoicemail means the PBX has no voicemail (the
+//     Driver answers callflow.ErrVoicemailUnavailable);
+//  3. place row.Call through the daemon with the row's clock (callflow.Options.Now =
+//     row.Clock): inbound from row.Call.From to row.Call.To, or outbound by
+//     row.Call.User dialing row.Call.Dialed;
+//  4. report an Observation: every ring attempt (the legs dialed together, in order, with
+//     the calling number and name sent, the asserted identity of a withheld number, the
+//     diversion, confirm, and the ring timeout), what the caller heard, the cause sophia
+//     hung the caller up with, and callflow's Outcome.
+//
+// callflow's own tests run the table on the simulation (Sim: a MapDirectory) and on the
+// real store in real Redis (Load, then the simulation driver): see
+// callflow/scenario_test.go and callflow/store_test.go for two complete Runners.
 //
 // Times are seconds of the PBX: a Runner may shrink them uniformly (callflow.Options.
 // Seconds and its endpoint scripts alike). A PBX without voicemail sets

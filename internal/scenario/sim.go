@@ -63,6 +63,15 @@ func (Sim) Run(t *testing.T, r *Row) Observation {
 			t.Fatalf("RunOutbound: %v", err)
 		}
 	}
+	obs := Observe(sim, res)
+	if len(sim.Hangups) > 1 {
+		t.Errorf("hung up %d times: %v", len(sim.Hangups), sim.Hangups)
+	}
+	return obs
+}
+
+// Observe turns what a Sim driver was asked, and Run's result, into an Observation.
+func Observe(sim *callflow.Sim, res *callflow.Result) Observation {
 	obs := Observation{Heard: sim.Heard, Outcome: res.Outcome}
 	for _, rg := range sim.Rings {
 		d := Dial{TimeoutS: rg.TimeoutS}
@@ -73,9 +82,6 @@ func (Sim) Run(t *testing.T, r *Row) Observation {
 	}
 	if n := len(sim.Hangups); n > 0 {
 		obs.Hangup = sim.Hangups[n-1].String()
-	}
-	if len(sim.Hangups) > 1 {
-		t.Errorf("hung up %d times: %v", len(sim.Hangups), sim.Hangups)
 	}
 	return obs
 }
