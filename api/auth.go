@@ -120,13 +120,22 @@ var selfLocked = []struct {
 }
 
 // checkSelfEdit returns 403 naming each operator field a self-service token changed.
-func checkSelfEdit(t *config.Token, old, new *config.Sheet) error {
+// new is compared in canonical form (numbers in E.164, parsed in region, the site's), so
+// a number written another way is no change.
+func checkSelfEdit(t *config.Token, old, new *config.Sheet, region string) error {
 	if t.Scope.Kind != config.ScopeUser {
 		return nil
 	}
+	canon := *new
+	canon.AssociatedNumbers = append([]config.AssociatedNumber(nil), new.AssociatedNumbers...)
+	if new.Device != nil {
+		d := *new.Device
+		canon.Device = &d
+	}
+	canon.Normalize(region)
 	var fields []FieldError
 	for _, f := range selfLocked {
-		if !reflect.DeepEqual(normEmpty(f.get(old)), normEmpty(f.get(new))) {
+		if !reflect.DeepEqual(normEmpty(f.get(old)), normEmpty(f.get(&canon))) {
 			fields = append(fields, FieldError{f.path, "set by an operator; a self-service token may not change it"})
 		}
 	}

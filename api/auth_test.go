@@ -110,6 +110,11 @@ func TestSelfScope(t *testing.T) {
 		fx.must(204, self, "PUT", "/v1/users/alice/voicemail/pin", `{"pin":"493817"}`)
 		fx.must(200, self, "GET", "/v1/users/alice/audit", nil)
 		fx.must(200, self, "PATCH", "/v1/users/alice", `{"voicemail":{"max_messages":50}}`)
+		// Its own number written nationally is no change.
+		fx.must(200, self, "PATCH", "/v1/users/alice", `{"main_number":"04 78 00 00 01","comment":"moi"}`)
+		cur := sheetOf(t, fx.must(200, self, "GET", "/v1/users/alice", nil))
+		cur.MainNumber = "0478000001"
+		fx.must(200, self, "PUT", "/v1/users/alice", cur)
 
 		// Operator fields stay the operator's.
 		r := fx.must(403, self, "PATCH", "/v1/users/alice", `{"main_number":"+33478000009","device":{"id":"x","endpoint":"PJSIP/x"}}`)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error codes: the stable "code" of an error body (README.md, "Errors"). Scripts branch
@@ -78,6 +79,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = errorf(http.StatusInternalServerError, CodeInternal, "internal error; the cause is in sophiad's log")
 	}
+	if ae == errNotFound {
+		ae = errorf(http.StatusNotFound, CodeNotFound, "%s", notFoundMessage(r))
+	}
 	body := ErrorBody{Error: ErrorDetail{Code: ae.code, Message: ae.message, Fields: ae.fields}}
 	writeJSON(w, ae.status, body)
 }
@@ -90,6 +94,26 @@ func (s *Server) classify(err error) *apiError {
 		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is larger than %d bytes", mbe.Limit)
 	}
 	return classifyStore(err)
+}
+
+// notFoundMessage names what a route did not find: "user alice does not exist".
+func notFoundMessage(r *http.Request) string {
+	_, path, _ := strings.Cut(r.Pattern, " ")
+	kinds := map[string]string{"users": "user", "sites": "site", "media": "media file", "tokens": "token"}
+	parts := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
+	kind, ok := kinds[parts[0]]
+	id := r.PathValue("id")
+	if id == "" {
+		id = r.PathValue("name")
+	}
+	if !ok || id == "" {
+		return "no such resource"
+	}
+	msg := kind + " " + id + " does not exist"
+	if r.Method == http.MethodPut && len(parts) == 2 {
+		msg += " (a PUT without a version creates it)"
+	}
+	return msg
 }
 
 // writeJSON answers v as JSON with status.

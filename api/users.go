@@ -145,8 +145,14 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request) error {
 			if err := checkUser(t, old); err != nil {
 				return err
 			}
-			if err := checkSelfEdit(t, old, sheet); err != nil {
-				return err
+			if t.Scope.Kind == config.ScopeUser {
+				region, err := s.regionOf(r, old.Site)
+				if err != nil {
+					return err
+				}
+				if err := checkSelfEdit(t, old, sheet, region); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -206,6 +212,17 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	region := ""
+	if t.Scope.Kind == config.ScopeUser {
+		// A self token's user: its site (which it may not change) gives the region.
+		u, err := s.loadUser(r, id)
+		if err != nil {
+			return err
+		}
+		if region, err = s.regionOf(r, u.Site); err != nil {
+			return err
+		}
+	}
 	stored, err := s.store.UpdateUser(r.Context(), id, want, func(cur *config.Sheet) error {
 		if err := checkUser(t, cur); err != nil {
 			return err
@@ -217,7 +234,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 		if err := checkUser(t, next); err != nil {
 			return err
 		}
-		if err := checkSelfEdit(t, cur, next); err != nil {
+		if err := checkSelfEdit(t, cur, next, region); err != nil {
 			return err
 		}
 		next.Version = cur.Version
@@ -249,6 +266,15 @@ func applyPatch(cur *config.Sheet, patch []byte) (*config.Sheet, error) {
 		return nil, invalid("id", "cannot be changed")
 	}
 	return next, nil
+}
+
+// regionOf returns the number region of site id.
+func (s *Server) regionOf(r *http.Request, id string) (string, error) {
+	site, err := s.store.GetSite(r.Context(), id)
+	if err != nil {
+		return "", err
+	}
+	return site.Region, nil
 }
 
 func jsonNumber(v any) json.Number {

@@ -74,8 +74,8 @@ func TestUserRoundTrip(t *testing.T) {
 		fx.must(409, fx.admin, "DELETE", "/v1/users/alice", nil, "If-Match", `"1"`)
 		fx.must(204, fx.admin, "DELETE", "/v1/users/alice", nil)
 		r = fx.must(404, fx.admin, "GET", "/v1/users/alice", nil)
-		if c := r.errBody(t).Code; c != api.CodeNotFound {
-			t.Errorf("code %q", c)
+		if e := r.errBody(t); e.Code != api.CodeNotFound || e.Message != "user alice does not exist" {
+			t.Errorf("404: %+v", e)
 		}
 	})
 }

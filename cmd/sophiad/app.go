@@ -24,6 +24,11 @@ import (
 // later. Run returns when ctx ends, once the part has stopped cleanly (or its grace
 // period ran out), or earlier with the error that stopped it; Ready reports whether it
 // can do its job now (/readyz).
+//
+// Adding one (an ARI link, say): its flags in Config (config.go: a field, a flag with
+// its SOPHIA_* twin for free, a rule in validate, a line in LogValue without secrets);
+// build it in newApp from a.store and a.reg, append it to a.components. Its readiness
+// shows on /readyz; it runs until shutdown; a failure stops sophiad with exit code 1.
 type component interface {
 	Name() string
 	Run(ctx context.Context) error
