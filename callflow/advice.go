@@ -274,3 +274,22 @@ func forwardLoops(ctx context.Context, dir Directory, c *config.Compiled) ([]Adv
 	}
 	return out, nil
 }
+
+// UnconditionalSince returns since when the unconditional forward has been as it is now,
+// from the user's audit entries (config.Store.Audit, newest first): the time of the
+// newest entry that changed forwards.unconditional (turned on, or retargeted), else,
+// when the audit kept no such entry, the oldest entry's (a lower bound). Zero without
+// entries. The API passes it as AdviceOptions.UnconditionalSince.
+func UnconditionalSince(entries []config.AuditEntry) time.Time {
+	for _, e := range entries {
+		for _, c := range e.Changes {
+			if c.Path == "forwards.unconditional" || strings.HasPrefix(c.Path, "forwards.unconditional.") {
+				return e.At
+			}
+		}
+	}
+	if n := len(entries); n > 0 {
+		return entries[n-1].At
+	}
+	return time.Time{}
+}

@@ -2,6 +2,7 @@ package callflow_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,58 @@ func TestExplainOnTheStore(t *testing.T) {
 	}
 	if _, err := callflow.Explain(ctx, st, "nobody", p); !errorsIs(err, config.ErrNotFound) {
 		t.Errorf("Explain(nobody) on the store = %v, want ErrNotFound", err)
+	}
+}
+
+// TestUnconditionalSinceFromTheAudit reads the time an unconditional forward was turned
+// on from the store's real audit log.
+func TestUnconditionalSinceFromTheAudit(t *testing.T) {
+	c, prefix := redistest.New(t)
+	clock := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	st, err := config.New(config.Options{Client: c, Prefix: prefix, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := scenario.Load(ctx, st, &scenario.Row{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	since := func() time.Time {
+		t.Helper()
+		entries, err := st.Audit(ctx, config.KindUser, "alice", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return callflow.UnconditionalSince(entries)
+	}
+	created := clock
+	if got := since(); !got.Equal(created) {
+		t.Errorf("never turned on: since %v, want the oldest entry %v", got, created)
+	}
+	clock = clock.Add(48 * time.Hour)
+	on := clock
+	if _, err := st.UpdateUser(ctx, "alice", 0, func(s *config.Sheet) error {
+		s.Forwards.Unconditional = config.Forward{Enabled: true, Target: scenario.AliceMobile}
+		return nil
+	}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(20 * 24 * time.Hour)
+	if _, err := st.UpdateUser(ctx, "alice", 0, func(s *config.Sheet) error { s.DND = true; return nil }, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := since(); !got.Equal(on) {
+		t.Errorf("since %v, want when it was turned on, %v", got, on)
+	}
+	advice, err := callflow.Advise(ctx, st, "alice", callflow.AdviceOptions{Now: clock, UnconditionalSince: since()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range advice {
+		found = found || a.Code == callflow.AdviceUnconditionalLong && strings.Contains(a.Message, "for 20 days")
+	}
+	if !found {
+		t.Errorf("no unconditional_left_on for 20 days in %+v", advice)
 	}
 }
