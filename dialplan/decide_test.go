@@ -145,7 +145,9 @@ func TestDecideInbound(t *testing.T) {
 		{name: "dnd with blocked busy forward reaches voicemail", edit: all(setDND, busyFwd(ukNumber)), want: "dnd: voicemail"},
 
 		// §2.1: the loop guard, before everything.
-		{name: "loop guard rings the device", edit: all(uncond("user:bob"), setDND), history: loop, want: "loop_guard: ring user:alice"},
+		{name: "loop guard rings the device", edit: uncond("user:bob"), history: loop, want: "loop_guard: ring user:alice"},
+		{name: "loop guard does not ring a user in dnd", edit: all(uncond("user:bob"), setDND), history: loop, want: "loop_guard: voicemail"},
+		{name: "loop guard rejects for a user in dnd without voicemail", edit: all(setDND, noVoicemail), history: loop, want: "loop_guard: reject"},
 		{name: "loop guard without answer reaches voicemail, not the forward", edit: noAnswerFwd("user:bob"), history: loop, outcomes: []Outcome{NoAnswer}, want: "loop_guard: ring user:alice → loop_guard: voicemail"},
 		{name: "loop guard without answer nor voicemail is missed", edit: noVoicemail, history: loop, outcomes: []Outcome{NoAnswer}, want: "loop_guard: ring user:alice → loop_guard: missed"},
 		{name: "loop guard device offline reaches voicemail", history: loop, device: config.DeviceOffline, want: "loop_guard: voicemail"},

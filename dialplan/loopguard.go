@@ -1,9 +1,10 @@
 package dialplan
 
 // loopGuard is DESIGN §2.1: a user who already forwarded this call, or a call that
-// reached the hop limit, is forwarded no further. The device rings if it is reachable
-// (and the user not busy, §2.5), else the caller reaches voicemail, else the call is
-// rejected; a ring nobody answers ends in voicemail or missed, never in a forward.
+// reached the hop limit, is forwarded no further. The device rings if it is reachable —
+// connected (§2.4), and the user neither busy (§2.5) nor in do not disturb (§2.2): a loop
+// must not ring a phone its user silenced — else the caller reaches voicemail, else the
+// call is rejected; a ring nobody answers ends in voicemail or missed, never in a forward.
 func loopGuard(b *builder) bool {
 	hist := b.in.Call.History
 	why := ""
@@ -24,7 +25,7 @@ func loopGuard(b *builder) bool {
 	switch {
 	case !b.connected():
 		b.fallback(r, GreetingUnavailable, ActReject)
-	case b.isBusy():
+	case b.s.DND || b.isBusy():
 		b.fallback(r, GreetingBusy, ActReject)
 	default:
 		sr := &b.s.Forwards.SimultaneousRing

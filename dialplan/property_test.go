@@ -170,6 +170,9 @@ func checkLoopGuard(t testing.TB, in *Input, p *Plan) {
 				t.Errorf("looped call: step %d rings %s", i, l.Target)
 			}
 		}
+		if s.Action == ActRing && in.User.Sheet.DND {
+			t.Errorf("looped call: step %d rings a user in do not disturb", i)
+		}
 	}
 }
 
