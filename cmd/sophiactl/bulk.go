@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -129,7 +130,7 @@ func usersImport(fs *flag.FlagSet) func(*env, []string) error {
 		if e.isTerm() {
 			bar = progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(e.errw),
 				progressbar.OptionSetDescription("importing users"), progressbar.OptionShowCount(),
-				progressbar.OptionClearOnFinish())
+				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 		}
 		results := make([]rowResult, 0, len(rows))
 		failed := 0
