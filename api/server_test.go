@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -222,8 +221,6 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("readyz %+v", st)
 	}
 	srv.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	r := fx.must(503, "", "GET", "/readyz", nil)
 	r.json(t, &st)
 	if st.Status != "not_ready" || st.Checks["store"] != "failing" {
@@ -235,14 +232,8 @@ func TestReadiness(t *testing.T) {
 	if r.status < 500 || strings.Contains(string(r.body), "dial") {
 		t.Errorf("with Redis down: %d %s", r.status, r.body)
 	}
-	srv.Restart()
-	for ctx.Err() == nil {
-		if fx.call("", "GET", "/readyz", nil).status == 200 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling a reconnect: no event to wait on
-	}
-	t.Error("not ready again after Redis came back")
+	srv.Restart() // returns once the server answers
+	fx.must(200, "", "GET", "/readyz", nil)
 }
 
 func TestMedia(t *testing.T) {

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -55,16 +58,47 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, fn func(*config.
 	if err != nil {
 		return err
 	}
+	var same unchanged
 	stored, err := s.store.UpdateUser(r.Context(), id, want, func(cur *config.Sheet) error {
 		if err := checkUser(t, cur); err != nil {
 			return err
 		}
-		return fn(cur)
+		return same.apply(cur, fn)
 	}, actor(r))
+	if errors.Is(err, errUnchanged) {
+		stored, err = same.sheet, nil
+	}
 	if err != nil {
 		return err
 	}
 	answerUser(w, stored, false)
+	return nil
+}
+
+// errUnchanged ends an update that would change nothing: it writes nothing, keeps the
+// version and adds no audit entry ("dnd on" twice is one change).
+var errUnchanged = errors.New("unchanged")
+
+// unchanged applies a change and keeps the sheet when it changed nothing.
+type unchanged struct{ sheet *config.Sheet }
+
+func (u *unchanged) apply(cur *config.Sheet, fn func(*config.Sheet) error) error {
+	before, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	if err := fn(cur); err != nil {
+		return err
+	}
+	after, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(before, after) {
+		c := *cur
+		u.sheet = &c
+		return errUnchanged
+	}
 	return nil
 }
 

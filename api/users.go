@@ -223,24 +223,31 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	var same unchanged
 	stored, err := s.store.UpdateUser(r.Context(), id, want, func(cur *config.Sheet) error {
 		if err := checkUser(t, cur); err != nil {
 			return err
 		}
-		next, err := applyPatch(cur, body)
-		if err != nil {
-			return err
-		}
-		if err := checkUser(t, next); err != nil {
-			return err
-		}
-		if err := checkSelfEdit(t, cur, next, region); err != nil {
-			return err
-		}
-		next.Version = cur.Version
-		*cur = *next
-		return nil
+		return same.apply(cur, func(cur *config.Sheet) error {
+			next, err := applyPatch(cur, body)
+			if err != nil {
+				return err
+			}
+			if err := checkUser(t, next); err != nil {
+				return err
+			}
+			if err := checkSelfEdit(t, cur, next, region); err != nil {
+				return err
+			}
+			next.Version = cur.Version
+			next.Voicemail.PINSet = cur.Voicemail.PINSet // output only: decoding drops it
+			*cur = *next
+			return nil
+		})
 	}, actor(r))
+	if errors.Is(err, errUnchanged) {
+		stored, err = same.sheet, nil
+	}
 	if err != nil {
 		return err
 	}
