@@ -59,7 +59,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 	}()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Embedded() {
-		a.emb, err = embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: log.With("component", "embedded-store")})
+		a.emb, err = embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: log.With("component", "embedded-store"), Registerer: a.reg})
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,6 +28,8 @@ type Options struct {
 	CompactBytes int64
 	// Logger receives start, replay and snapshot events (default: discard).
 	Logger *slog.Logger
+	// Registerer receives the store's metrics (metrics.go); nil: none exposed.
+	Registerer prometheus.Registerer
 }
 
 func (o *Options) validate() error {
@@ -47,10 +50,11 @@ func (o *Options) validate() error {
 
 // Store is an open embedded store. Its Client is safe for concurrent use; Close flushes.
 type Store struct {
-	opts   Options
-	m      *miniredis.Miniredis
-	client *redis.Client
-	lock   *os.File // the data directory's lock file, flock'ed
+	opts    Options
+	metrics *metrics
+	m       *miniredis.Miniredis
+	client  *redis.Client
+	lock    *os.File // the data directory's lock file, flock'ed
 
 	// mu serializes every data-changing command with its journal append, so that the
 	// journal holds writes in the order they ran.
@@ -78,7 +82,8 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, lock: lock, scripts: map[string]string{}, m: miniredis.NewMiniRedis()}
+	s := &Store{opts: opts, lock: lock, scripts: map[string]string{}, m: miniredis.NewMiniRedis(),
+		metrics: newMetrics(opts.Registerer)}
 	// Key TTLs follow the wall clock, as they do in Redis.
 	s.m.ClockTTL(true)
 	// Start the in-memory server now (Dial starts it), before any concurrent use: its
@@ -198,6 +203,7 @@ func (s *Store) load() error {
 	}
 	s.journal, s.synced = f, good
 	s.written.Store(good)
+	s.metrics.journalBytes.Set(float64(good))
 	removeStaleJournals(s.opts.Dir, gen)
 	s.opts.Logger.Info("embedded store loaded", "dir", s.opts.Dir, "snapshot_keys", keys,
 		"journal_records", records, "took", time.Since(start).Round(time.Millisecond))
@@ -212,8 +218,12 @@ func (s *Store) compactLocked() error {
 	next := s.gen + 1
 	n, err := writeSnapshot(s.snapshotPath(), s.m, next, time.Now())
 	if err != nil {
+		s.metrics.snapshots.WithLabelValues("error").Inc()
 		return err
 	}
+	s.metrics.snapshots.WithLabelValues("ok").Inc()
+	s.metrics.lastSnapshot.SetToCurrentTime()
+	s.metrics.journalBytes.Set(0)
 	f, err := os.OpenFile(s.journalPath(next), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("embedded: create journal: %w", err)
@@ -254,7 +264,10 @@ func (s *Store) appendLocked(r record) (int64, error) {
 		s.opts.Logger.Error("embedded store journal write failed", "err", err)
 		return 0, s.failed
 	}
-	return s.written.Add(int64(len(b))), nil
+	s.metrics.records.Inc()
+	end := s.written.Add(int64(len(b)))
+	s.metrics.journalBytes.Set(float64(end))
+	return end, nil
 }
 
 // syncTo returns once the journal is on disk up to off. Writers arriving while an fsync
@@ -268,9 +281,11 @@ func (s *Store) syncTo(off int64, f *os.File) error {
 		return nil
 	}
 	end := s.written.Load()
+	start := time.Now()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("embedded: sync journal: %w", err)
 	}
+	s.metrics.syncSeconds.Observe(time.Since(start).Seconds())
 	s.synced = end
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -297,6 +299,39 @@ func TestConcurrentWritersReplayInOrder(t *testing.T) {
 	}
 	if v, _ := s.m.Get("n"); v != "400" {
 		t.Errorf("n = %s, want 400", v)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := open(t, t.TempDir(), func(o *Options) { o.Registerer = reg })
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 5 {
+		s.Client().Set(ctx, fmt.Sprint("k", i), "v", 0)
+	}
+	s.Client().Get(ctx, "k1") // a read: not journaled
+	if got := testutil.ToFloat64(s.metrics.records); got != 5 {
+		t.Errorf("journal records = %v, want 5", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.journalBytes); got != float64(s.written.Load()) || got == 0 {
+		t.Errorf("journal bytes = %v, want %d", got, s.written.Load())
+	}
+	if n := testutil.CollectAndCount(s.metrics.syncSeconds); n != 1 {
+		t.Errorf("sync histogram: %d series", n)
+	}
+	if err := s.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(s.metrics.snapshots.WithLabelValues("ok")); got != 1 {
+		t.Errorf("snapshots ok = %v", got)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }
 
