@@ -14,19 +14,29 @@ package config
 //	{P}:user:<id>             STRING  Sheet JSON (with version)
 //	{P}:users                 ZSET    user ids (score 0: lexicographic paging)
 //	{P}:site-users:<site>     ZSET    user ids of one site
-//	{P}:numbers               HASH    number → user id (main number, callback numbers)
+//	{P}:numbers               HASH    number → user id: every number of a sheet (main and
+//	                                  associated), so a number has one owner; only the main
+//	                                  and callback numbers route calls to the user
 //	{P}:devices               HASH    device endpoint → user id
 //	{P}:pins                  HASH    user id → PIN hash (never returned)
 //	{P}:media                 HASH    media name → MediaInfo JSON
 //	{P}:media:<name>          STRING  the media file's bytes
 //	{P}:media-users:<name>    SET     ids of users whose sheet references the media
-//	{P}:tokens                HASH    token id → Token JSON (name, scope, hash)
-//	{P}:token-hashes          HASH    SHA-256 of a token's secret → token id
-//	{P}:audit:<kind>:<id>     LIST    newest first, JSON entries, trimmed to a bound
-//	P:changes                 pub/sub JSON Change per write
-//	P:rt:{<uid>}:device       HASH    state, endpoint, at (unix ms)
-//	P:rt:{<uid>}:calls        ZSET    call id → lease expiry (unix ms)
+//	{P}:tokens                HASH    token name → Token JSON (name, scope, created, hash)
+//	{P}:token-hashes          HASH    SHA-256 (hex) of a token's secret → Token JSON without
+//	                                  the hash (Authenticate is one HGET)
+//	{P}:audit:<kind>:<id>     LIST    newest first, JSON AuditEntry, trimmed to a bound;
+//	                                  kind is user, site, media or token
+//	P:changes                 pub/sub JSON Change per write (kind, id, version, op, rev)
+//	P:rt:{<uid>}:device       HASH    state (online|offline), endpoint, at (unix ms)
+//	P:rt:{<uid>}:calls        ZSET    call id → lease expiry (unix ms); expired ones never count
 //	P:rt:{<uid>}:calllog      LIST    newest first, JSON call records, trimmed to a bound
+//
+// A sheet or site JSON marshals "version" right after "id" (and "site"): the call path's
+// script reads it there. A hand edit with redis-cli must keep the JSON valid and bump
+// "version" (then the indexes are not updated: change numbers and devices through the
+// API). Every key of {P} is on one Cluster slot, so the store's scripts and
+// transactions run there; P:changes is a channel, not a key.
 //
 // Keys builds every name; nothing else formats a key.
 type Keys struct {

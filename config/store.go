@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Errors callers branch on (the API maps them to 404, 409 and 409).
@@ -48,6 +49,9 @@ type Options struct {
 	Now        func() time.Time      // the clock (leases, audit); nil means time.Now
 	Logger     *slog.Logger          // nil discards
 	AuditLimit int                   // entries kept per object; 0 means DefaultAuditLimit
+	// PINCost is the bcrypt cost of PIN hashes; 0 means bcrypt.DefaultCost (10: about
+	// 50 ms a hash). Tests lower it.
+	PINCost int
 }
 
 func (o *Options) validate() error {
@@ -56,6 +60,9 @@ func (o *Options) validate() error {
 	}
 	if strings.ContainsAny(o.Prefix, "{}: \t\r\n") {
 		return fmt.Errorf("config.Options: prefix %q must not contain braces, colons or blanks", o.Prefix)
+	}
+	if o.PINCost != 0 && (o.PINCost < bcrypt.MinCost || o.PINCost > bcrypt.MaxCost) {
+		return fmt.Errorf("config.Options: PINCost %d is not a bcrypt cost (%d to %d)", o.PINCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	if o.AuditLimit < 0 {
 		return fmt.Errorf("config.Options: AuditLimit %d is negative", o.AuditLimit)
@@ -81,6 +88,7 @@ type Store struct {
 	now        func() time.Time
 	log        *slog.Logger
 	auditLimit int
+	pinCost    int
 
 	views    viewCache   // compiled sheets of the call path (store_callview.go)
 	noEvalRO atomic.Bool // the server has no EVALSHA_RO (Redis < 7.0): use EVALSHA
@@ -90,7 +98,9 @@ type Store struct {
 }
 
 // New returns a Store over o.Client. It does not touch Redis: sophiad starts while Redis
-// is unreachable, and every method reports the outage in its own error.
+// is unreachable, and every method reports the outage in its own error. It adds a hook
+// to the client (a dial empties the call-view cache); for a Cluster, create the Store
+// before the client's first command.
 func New(o Options) (*Store, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -101,6 +111,10 @@ func New(o Options) (*Store, error) {
 		now:        o.Now,
 		log:        o.Logger,
 		auditLimit: o.AuditLimit,
+		pinCost:    o.PINCost,
+	}
+	if s.pinCost == 0 {
+		s.pinCost = bcrypt.DefaultCost
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -112,6 +126,14 @@ func New(o Options) (*Store, error) {
 		s.auditLimit = DefaultAuditLimit
 	}
 	s.views.init()
+	// A dial means a new connection, perhaps to a restarted or failed-over server whose
+	// data is not what the call-view cache was checked against: empty it.
+	switch c := o.Client.(type) {
+	case *redis.Client:
+		c.AddHook(flushOnDial{&s.views})
+	case *redis.ClusterClient:
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(flushOnDial{&s.views}) })
+	}
 	return s, nil
 }
 

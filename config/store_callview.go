@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,11 +16,14 @@ import (
 // viewScript answers, on the {P} slot, who a call is for and whether the caller's cached
 // copy of that user's sheet and site is current, without sending either back when it is.
 // The versions are read from the stored JSON's prefix (Sheet and Site marshal "version"
-// right after "id" and "site", whose values never hold a quote): no decoding in Lua.
+// right after "id" and "site", whose values never hold a quote): no decoding in Lua. A
+// cached copy is named "<version>:<JSON length>", so that a sheet rewritten at a version
+// number it had before (data restored from an older backup) is seen as changed; the
+// cache is also emptied whenever the client dials Redis anew (restart, failover).
 //
 // KEYS: {P}:numbers, {P}:user:<guessed uid>, {P}:site:<guessed site>
-// ARGV: number ("" for a call by user id), guessed uid, cached user version, guessed
-// site id, cached site version ("-" when not cached).
+// ARGV: number ("" for a call by user id), guessed uid, cached user "version:length",
+// guessed site id, cached site "version:length" ("-" when not cached).
 // Answers: {0} no such user (or number); {1, uid} the number belongs to uid, not to the
 // guess; {2, site} the user's site is not the guessed one; {3, user JSON or "" when the
 // cached version is current, site JSON or "" likewise, 1 if the site exists else 0}.
@@ -37,8 +41,8 @@ if site and site ~= ARGV[4] then return {2, site} end
 local s = redis.call('GET', KEYS[3])
 local sver = s and string.match(s, '^{"id":"[^"]*","version":(%d+)')
 local ujson, sjson = '', ''
-if not uver or uver ~= ARGV[3] then ujson = u end
-if s and (not sver or sver ~= ARGV[5]) then sjson = s end
+if not uver or uver .. ':' .. #u ~= ARGV[3] then ujson = u end
+if s and (not sver or sver .. ':' .. #s ~= ARGV[5]) then sjson = s end
 local present = 0
 if s then present = 1 end
 return {3, ujson, sjson, present}
@@ -65,6 +69,31 @@ type viewCache struct {
 func (v *viewCache) init() {
 	v.users = map[string]*viewEntry{}
 	v.numbers = map[string]string{}
+}
+
+// flush empties the cache (the client dialed Redis anew: its data may have changed
+// behind the versions the cache holds).
+func (v *viewCache) flush() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.init()
+}
+
+// flushOnDial is a go-redis hook emptying the cache when a connection is dialed.
+type flushOnDial struct{ v *viewCache }
+
+func (h flushOnDial) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err == nil {
+			h.v.flush()
+		}
+		return conn, err
+	}
+}
+func (flushOnDial) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (flushOnDial) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 func (v *viewCache) lookup(num, uid string) (string, *viewEntry) {
@@ -306,8 +335,9 @@ func (s *Store) refresh(e *viewEntry, uid, siteID, ujson, sjson string, sitePres
 	}
 	return &viewEntry{
 		uid: uid, sheetRaw: sheetRaw, siteRaw: siteRaw,
-		userVer: strconv.FormatInt(sheet.Version, 10), siteVer: strconv.FormatInt(site.Version, 10),
-		siteID: siteID, c: c,
+		userVer: strconv.FormatInt(sheet.Version, 10) + ":" + strconv.Itoa(len(sheetRaw)),
+		siteVer: strconv.FormatInt(site.Version, 10) + ":" + strconv.Itoa(len(siteRaw)),
+		siteID:  siteID, c: c,
 		userKey: s.keys.User(uid), siteKey: s.keys.Site(siteID),
 		devKey: s.keys.Device(uid), callsKey: s.keys.Calls(uid),
 	}, "", nil

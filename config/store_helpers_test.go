@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sophia-pbx/sophia/config"
 	"github.com/sophia-pbx/sophia/internal/redistest"
@@ -54,7 +55,7 @@ func newEnv(t testing.TB, edit ...func(*config.Options)) *env {
 func newEnvOn(t testing.TB, rdb redis.UniversalClient, prefix string, edit ...func(*config.Options)) *env {
 	t.Helper()
 	c := newClock()
-	o := config.Options{Client: rdb, Prefix: prefix, Now: c.Now}
+	o := config.Options{Client: rdb, Prefix: prefix, Now: c.Now, PINCost: bcrypt.MinCost}
 	for _, e := range edit {
 		e(&o)
 	}

@@ -275,7 +275,7 @@ func (s *Store) SetPIN(ctx context.Context, uid string, pin Secret, actor string
 	if !pinRE.MatchString(string(pin)) {
 		return &ValidationError{Problems: []Problem{{"pin", "must be 4 to 12 digits"}}}
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pin), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(pin), s.pinCost)
 	if err != nil {
 		return fmt.Errorf("hash PIN: %w", err)
 	}

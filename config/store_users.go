@@ -56,6 +56,19 @@ type storedUser struct {
 
 // readUsers reads several sheets in one round trip.
 func (s *Store) readUsers(ctx context.Context, ids []string) ([]storedUser, error) {
+	users, _, err := s.readState(ctx, ids, nil)
+	return users, err
+}
+
+// storedSite is a site as read: nil and "" when absent.
+type storedSite struct {
+	site *Site
+	raw  string
+}
+
+// readState reads several sheets (with whether each has a PIN) and several sites in one
+// round trip.
+func (s *Store) readState(ctx context.Context, ids, siteIDs []string) ([]storedUser, map[string]storedSite, error) {
 	pipe := s.rdb.Pipeline()
 	gets := make([]*redis.StringCmd, len(ids))
 	pins := make([]*redis.BoolCmd, len(ids))
@@ -63,8 +76,12 @@ func (s *Store) readUsers(ctx context.Context, ids []string) ([]storedUser, erro
 		gets[i] = pipe.Get(ctx, s.keys.User(id))
 		pins[i] = pipe.HExists(ctx, s.keys.PINs(), id)
 	}
+	siteGets := make([]*redis.StringCmd, len(siteIDs))
+	for i, id := range siteIDs {
+		siteGets[i] = pipe.Get(ctx, s.keys.Site(id))
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("read users: %w", err)
+		return nil, nil, fmt.Errorf("read users: %w", err)
 	}
 	out := make([]storedUser, len(ids))
 	for i, id := range ids {
@@ -73,16 +90,32 @@ func (s *Store) readUsers(ctx context.Context, ids []string) ([]storedUser, erro
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read user %q: %w", id, err)
+			return nil, nil, fmt.Errorf("read user %q: %w", id, err)
 		}
 		sh, err := decodeStoredSheet(raw)
 		if err != nil {
-			return nil, fmt.Errorf("decode user %q: %w", id, err)
+			return nil, nil, fmt.Errorf("decode user %q: %w", id, err)
 		}
 		sh.Voicemail.PINSet = pins[i].Val()
 		out[i] = storedUser{sheet: sh, raw: raw}
 	}
-	return out, nil
+	sites := make(map[string]storedSite, len(siteIDs))
+	for i, id := range siteIDs {
+		raw, err := siteGets[i].Result()
+		if errors.Is(err, redis.Nil) {
+			sites[id] = storedSite{}
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read site %q: %w", id, err)
+		}
+		site, err := decodeSite(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("decode site %q: %w", id, err)
+		}
+		sites[id] = storedSite{site: site, raw: raw}
+	}
+	return out, sites, nil
 }
 
 // PutUser creates (sheet.Version 0) or replaces (sheet.Version = the stored version) a
@@ -143,8 +176,8 @@ func (s *Store) UpdateUsers(ctx context.Context, ids []string, fn func([]*Sheet)
 			sh.Version = cur[i].sheet.Version
 			ws[i] = userWrite{id: ids[i], want: sh.Version, next: sh}
 		}
-		out, err := s.writeUsers(ctx, ws, actor)
-		if errors.Is(err, ErrVersionConflict) && attempt < maxAttempts {
+		out, err := s.writeUsersOnce(ctx, ws, actor, cur)
+		if errors.Is(err, errStale) && attempt < maxAttempts {
 			if err := backoff(ctx, attempt); err != nil {
 				return nil, err
 			}
@@ -244,7 +277,7 @@ func (s *Store) writeUsers(ctx context.Context, ws []userWrite, actor string) ([
 		seen[w.id] = true
 	}
 	for attempt := 0; ; attempt++ {
-		out, err := s.writeUsersOnce(ctx, ws, actor)
+		out, err := s.writeUsersOnce(ctx, ws, actor, nil)
 		if errors.Is(err, errStale) && attempt < maxAttempts {
 			if err := backoff(ctx, attempt); err != nil {
 				return nil, err
@@ -255,10 +288,13 @@ func (s *Store) writeUsers(ctx context.Context, ws []userWrite, actor string) ([
 	}
 }
 
-func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string) ([]*Sheet, error) {
+// writeUsersOnce makes one attempt: errStale if what it read changed before its script
+// ran. olds, when given, are the sheets as the caller read them (else they are read).
+func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string, olds []storedUser) ([]*Sheet, error) {
 	k := s.keys
-	// 1. The stored sheets, and the sites the new sheets name.
+	// 1. The stored sheets, and the sites the new sheets name, in one round trip.
 	ids := make([]string, len(ws))
+	var siteIDs []string
 	for i, w := range ws {
 		ids[i] = w.id
 		if w.next != nil {
@@ -266,11 +302,21 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 			if w.next.Site == "" {
 				w.next.Site = DefaultSiteID
 			}
+			if ValidID(w.next.Site) && !slices.Contains(siteIDs, w.next.Site) {
+				siteIDs = append(siteIDs, w.next.Site)
+			}
 		}
 	}
-	olds, err := s.readUsers(ctx, ids)
+	readIDs := ids
+	if olds != nil {
+		readIDs = nil
+	}
+	read, stored, err := s.readState(ctx, readIDs, siteIDs)
 	if err != nil {
 		return nil, err
+	}
+	if olds == nil {
+		olds = read
 	}
 	for i, w := range ws {
 		old := olds[i].sheet
@@ -289,20 +335,13 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 		createDefault bool
 	}
 	sites := map[string]*siteRead{}
-	for _, w := range ws {
-		if w.next == nil || !ValidID(w.next.Site) || sites[w.next.Site] != nil {
-			continue
-		}
-		site, raw, err := s.readSite(ctx, w.next.Site)
-		if err != nil {
-			return nil, err
-		}
-		r := &siteRead{site: site, raw: raw}
-		if site == nil && w.next.Site == DefaultSiteID {
+	for id, st := range stored {
+		r := &siteRead{site: st.site, raw: st.raw}
+		if st.site == nil && id == DefaultSiteID {
 			d := DefaultSite()
 			r.site, r.createDefault = &d, true
 		}
-		sites[w.next.Site] = r
+		sites[id] = r
 	}
 	siteOf := func(sh *Sheet) *Site {
 		if r := sites[sh.Site]; r != nil {
