@@ -182,8 +182,7 @@ func (s *Server) api(line string, c *conn) string {
 		return "0"
 	case "fsctl":
 		if strings.TrimSpace(arg) == "shutdown" {
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.Shutdown() }()
+			s.goBusy(s.Shutdown)
 			return "+OK\n"
 		}
 		return "+OK\n"
@@ -437,6 +436,7 @@ func (s *Server) Shutdown() {
 		c.closeAfterFlush()
 		c.gone = true
 		delete(s.conns, c)
+		c.detach()
 	}
 	s.mu.Unlock()
 	_ = s.ln.Close()

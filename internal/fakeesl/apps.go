@@ -241,9 +241,7 @@ func appSocket(ch *Channel, a *appRun) {
 	if dial == nil {
 		dial = net.Dial
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.goBusy(func() {
 		nc, err := dial("tcp", addr)
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -262,7 +260,7 @@ func appSocket(ch *Channel, a *appRun) {
 		c.async = async
 		ch.sock = c
 		c.start()
-	}()
+	})
 	ch.next()
 }
 

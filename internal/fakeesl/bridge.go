@@ -815,6 +815,7 @@ func (s *Server) originate(args string) string {
 	s.bridges = append(s.bridges, op.rec)
 	what := f[1]
 	op.onResult = func(ok bool, cause string, w *Channel) {
+		s.busy.Add(1) // the waiter runs again (waitOn)
 		if !ok {
 			res <- "-ERR " + cause + "\n"
 			return
@@ -835,7 +836,7 @@ func (s *Server) originate(args string) string {
 	}
 	op.startGroup()
 	s.mu.Unlock()
-	return <-res
+	return waitOn(s, res)
 }
 
 func splitOriginateArgs(s string) []string {

@@ -80,6 +80,9 @@ type Channel struct {
 	dtmfWait  func(digit string)
 	exports   *varList
 	onAnswer  []func()
+
+	restPending    bool // hung up, the rest waits for the sync-mode socket to end
+	destroyPending bool // hung up, destroy waits for the lingering socket to end
 }
 
 // appRun is one application execution.
@@ -92,6 +95,17 @@ type appRun struct {
 	response        string
 	finished        bool
 	onHangup        func() // stop what the app does when the channel hangs up
+	signalled       bool   // done closed
+}
+
+// signalDone wakes the sync-mode sendmsg waiting for this application (once).
+func (a *appRun) signalDone(s *Server) {
+	if a.done == nil || a.signalled {
+		return
+	}
+	a.signalled = true
+	s.busy.Add(1) // the waiter runs again (waitOn)
+	close(a.done)
 }
 
 var stateNumber = map[string]int{"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3,
@@ -275,10 +289,10 @@ func (ch *Channel) markAnswered() {
 	ch.answeredAt = ch.s.clock.Now()
 	ch.answer = "answered"
 	ch.callState = "ACTIVE"
+	ch.s.fire(ch.event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, nil, nil))
 	if _, ok := ch.vars.get("endpoint_disposition"); !ok || ch.leg == nil {
 		ch.vars.set("endpoint_disposition", "ANSWER")
 	}
-	ch.s.fire(ch.event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, nil, nil))
 	if ch.peer != nil {
 		ch.peer.markAnswered()
 	}
@@ -337,9 +351,7 @@ func (ch *Channel) startApp(a *appRun) {
 	run, ok := apps[a.name]
 	if !ok {
 		// Unknown application: no CHANNEL_EXECUTE, the channel is hung up (08-errors).
-		if a.done != nil {
-			close(a.done)
-		}
+		a.signalDone(ch.s)
 		ch.hangup("DESTINATION_OUT_OF_ORDER")
 		return
 	}
@@ -372,9 +384,7 @@ func (ch *Channel) finishApp(a *appRun) {
 	if ch.cur == a {
 		ch.cur = nil
 	}
-	if a.done != nil {
-		close(a.done)
-	}
+	a.signalDone(ch.s)
 	if !ch.hungup {
 		ch.next()
 	}
@@ -398,15 +408,31 @@ func (ch *Channel) hangup(cause string) {
 	}
 	ch.timers = nil
 	ch.s.fire(ch.event("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445, nil, nil))
-	ch.vars.set("hangup_cause", cause)
-	ch.vars.set("hangup_cause_q850", fmt.Sprint(q850[cause]))
-	sock := ch.sock
-	static := sock != nil && !sock.async
-	if static {
+	if sock := ch.sock; sock != nil && !sock.async {
 		// Sync mode: the linger notice arrived before CHANNEL_HANGUP reached the socket and
 		// nothing after it (09-outbound-sync-mode); other subscribers see everything.
 		sock.staticHangup()
+		if ch.sock != nil {
+			// Lingering: the session thread sits in the socket application until the
+			// socket ends; only the loopback twin goes on (HANGUP_COMPLETE comes later).
+			if ch.peer != nil {
+				ch.peer.hangup(cause)
+			}
+			ch.restPending = true
+			return
+		}
 	}
+	ch.hangupRest()
+}
+
+// hangupRest is what follows CHANNEL_HANGUP: the bridge and the applications end, the
+// state machine reports, and the channel is destroyed — unless an async socket lingers on
+// it, which keeps the session until the socket ends (CHANNEL_DESTROY after the socket's
+// disconnect notice, 09-outbound-caller-hangup-linger-2s).
+func (ch *Channel) hangupRest() {
+	s := ch.s
+	cause := ch.cause
+	ch.restPending = false
 	// A B leg tells its bridge/originate first.
 	if ch.leg != nil {
 		ch.leg.op.legHungUp(ch.leg)
@@ -423,9 +449,7 @@ func (ch *Channel) hangup(cause string) {
 		ch.finishApp(a)
 	}
 	for _, a := range ch.apps {
-		if a.done != nil {
-			close(a.done)
-		}
+		a.signalDone(s)
 	}
 	ch.apps = nil
 	if ch.other != nil && ch.bridge == nil && ch.otherType == "originatee" && ch.leg == nil {
@@ -451,17 +475,46 @@ func (ch *Channel) hangup(cause string) {
 		ch.peer.hangup(cause)
 	}
 	ch.setState("CS_REPORTING")
+	ch.vars.set("hangup_cause", cause)
+	ch.vars.set("hangup_cause_q850", fmt.Sprint(q850[cause]))
 	ch.vars.set("end_stamp", ch.hangupAt.Format("2006-01-02 15:04:05"))
 	ch.vars.set("billsec", fmt.Sprint(billsec(ch)))
 	ch.s.fire(ch.event("CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", "switch_core_session_reporting_state", 943,
 		[]Header{{"Hangup-Cause", cause}}, nil))
-	if sock != nil && !static {
+	if sock := ch.sock; sock != nil {
 		sock.channelGone()
 	}
+	if ch.sock != nil {
+		ch.destroyPending = true
+		return
+	}
+	ch.destroy()
+}
+
+// destroy fires CHANNEL_DESTROY and forgets the channel.
+func (ch *Channel) destroy() {
+	ch.destroyPending = false
 	ch.s.fire(ch.event("CHANNEL_DESTROY", "switch_core_session.c", "switch_core_session_perform_destroy", 1600, nil, nil))
 	ch.state = "CS_DESTROY"
 	ch.fireSimple("CHANNEL_STATE", "switch_core_state_machine.c", "switch_core_session_destroy_state", 700)
-	delete(s.channels, ch.UUID)
+	delete(ch.s.channels, ch.UUID)
+}
+
+// detach ends a connection's hold on its channel; callers hold s.mu. A channel whose
+// hangup waited for the socket (sync mode) finishes it, one kept for a lingering socket
+// is destroyed.
+func (c *conn) detach() {
+	ch := c.ch
+	if ch == nil || ch.sock != c {
+		return
+	}
+	ch.sock = nil
+	switch {
+	case ch.restPending:
+		ch.hangupRest()
+	case ch.destroyPending:
+		ch.destroy()
+	}
 }
 
 func billsec(ch *Channel) int {

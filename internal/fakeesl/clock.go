@@ -144,6 +144,22 @@ func (c *ManualClock) Set(t time.Time) {
 	}
 }
 
+// next returns the due time of the earliest pending timer.
+func (c *ManualClock) next() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	first := c.timers[0].at
+	for _, t := range c.timers[1:] {
+		if t.at.Before(first) {
+			first = t.at
+		}
+	}
+	return first, true
+}
+
 // Pending is the number of timers not yet run.
 func (c *ManualClock) Pending() int {
 	c.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 const goodbye = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
@@ -47,6 +48,12 @@ type conn struct {
 	mutedEvents bool     // sync-mode socket after hangup: no more events
 	holding     bool     // sync-mode execute in progress: events wait for the +OK
 	held        [][]byte // events held meanwhile
+	writing     bool     // writeLoop is writing a batch
+	tx          int64    // bytes written to the socket
+	ncClosed    bool     // the socket is closed
+
+	rx       atomic.Int64 // bytes read from the socket
+	readDone atomic.Bool  // readLoop has returned
 }
 
 // queueEvent queues an event frame, holding it back during a sync-mode execute.
@@ -95,8 +102,22 @@ func (s *Server) newConnLocked(nc net.Conn, outbound bool, ch *Channel, name str
 
 func (c *conn) start() {
 	c.s.wg.Add(2)
+	c.s.busy.Add(1) // the read loop runs until it blocks in Read (see countingReader)
 	go c.writeLoop()
 	go c.readLoop()
+}
+
+// countingReader is the read loop's view of the socket: it counts the bytes received and
+// marks the loop idle while it waits for more (Server.settled).
+type countingReader struct{ c *conn }
+
+func (r countingReader) Read(p []byte) (int, error) {
+	s := r.c.s
+	s.busy.Add(-1)
+	n, err := r.c.nc.Read(p)
+	s.busy.Add(1)
+	r.c.rx.Add(int64(n))
+	return n, err
 }
 
 // queue appends bytes to the write queue (any goroutine).
@@ -125,6 +146,9 @@ func (c *conn) drop() {
 	c.qcond.Signal()
 	c.qmu.Unlock()
 	_ = c.nc.Close()
+	c.qmu.Lock()
+	c.ncClosed = true
+	c.qmu.Unlock()
 }
 
 func (c *conn) writeLoop() {
@@ -139,15 +163,25 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if len(c.q) == 0 && c.closing {
+			c.writing = true
 			c.qmu.Unlock()
 			_ = c.nc.Close()
+			c.qmu.Lock()
+			c.writing, c.ncClosed = false, true
+			c.qmu.Unlock()
 			return
 		}
 		batch := c.q
 		c.q = nil
+		c.writing = true
 		c.qmu.Unlock()
 		bufs := net.Buffers(batch)
-		if _, err := bufs.WriteTo(c.nc); err != nil {
+		n, err := bufs.WriteTo(c.nc)
+		c.qmu.Lock()
+		c.tx += n
+		c.writing = false
+		c.qmu.Unlock()
+		if err != nil {
 			c.drop()
 			return
 		}
@@ -156,7 +190,9 @@ func (c *conn) writeLoop() {
 
 func (c *conn) readLoop() {
 	defer c.s.wg.Done()
-	fr := NewFrameReader(c.nc, c.s.opts.MaxContentLength)
+	defer c.s.busy.Add(-1)
+	defer c.readDone.Store(true)
+	fr := NewFrameReader(countingReader{c}, c.s.opts.MaxContentLength)
 	for {
 		m, err := fr.ReadCommand()
 		if err != nil {
@@ -189,10 +225,8 @@ func (c *conn) markGone() {
 	}
 	c.gone = true
 	delete(c.s.conns, c)
-	if c.ch != nil && c.ch.sock == c {
-		c.ch.sock = nil
-	}
 	c.drop()
+	c.detach()
 }
 
 func (c *conn) reply(text string) {
@@ -215,9 +249,7 @@ func (c *conn) disconnect() {
 	c.closeAfterFlush()
 	c.gone = true
 	delete(c.s.conns, c)
-	if c.ch != nil && c.ch.sock == c {
-		c.ch.sock = nil
-	}
+	c.detach()
 }
 
 // handle runs one command; false ends the read loop.
@@ -362,9 +394,7 @@ func (c *conn) handle(m *Message) bool {
 		if c.outbound && c.ch != nil {
 			owner = c.ch.UUID
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		s.goBusy(func() {
 			out := s.api(rest, nil)
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -380,7 +410,7 @@ func (c *conn) handle(m *Message) bool {
 			}
 			e.Body = out
 			s.fire(e)
-		}()
+		})
 	case "sendevent":
 		c.cmdSendevent(m, rest)
 	default:
@@ -644,14 +674,15 @@ func (c *conn) sendmsg(m *Message, uuid string) bool {
 			done = make(chan struct{})
 			c.hold()
 		}
+		a := &appRun{name: app, arg: arg, uuid: appUUID, loops: loops, done: done, fromSocket: true}
 		if !ch.hungup {
-			ch.enqueue(&appRun{name: app, arg: arg, uuid: appUUID, loops: loops, done: done, fromSocket: true})
-		} else if done != nil {
-			close(done)
+			ch.enqueue(a)
+		} else {
+			a.signalDone(s)
 		}
 		s.mu.Unlock()
 		if done != nil {
-			<-done
+			waitOn(s, done)
 		}
 		c.reply("+OK")
 		if done != nil {

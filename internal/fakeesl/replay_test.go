@@ -117,178 +117,92 @@ func (tr *trace) messages(t *testing.T, conn string) []*Message {
 	}
 }
 
-// ---- what is compared ----
-
-var uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-
-var comparedEvents = setOf("CHANNEL_ANSWER", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_BRIDGE",
-	"CHANNEL_UNBRIDGE", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-	"CHANNEL_UNPARK", "BACKGROUND_JOB", "MESSAGE_WAITING", "CUSTOM", "DTMF", "CHANNEL_STATE")
-
-// item is one compared message: kind "reply" or "event", its normalised text, and for
-// events the channel it belongs to.
-type item struct {
-	event bool
-	uuid  string
-	name  string // Channel-Name
-	text  string
-}
-
-func isEventFrame(m *Message) bool {
-	ct := m.Get("Content-Type")
-	return ct == "text/event-plain" || ct == "text/event-json"
-}
-
-func decodeEvent(m *Message) *Event {
-	if m.Get("Content-Type") == "text/event-json" {
-		e := &Event{}
-		// Values are plain JSON strings; a tiny scan is enough for the compared headers.
-		body := string(m.Body)
-		for _, k := range []string{"Event-Name", "Unique-ID", "Channel-Name", "Channel-State", "Hangup-Cause",
-			"Application", "Application-Data", "Application-Response", "Job-Command", "Event-Subclass"} {
-			if i := strings.Index(body, `"`+k+`":"`); i >= 0 {
-				rest := body[i+len(k)+4:]
-				if j := strings.Index(rest, `"`); j >= 0 {
-					e.add(k, rest[:j])
-				}
-			}
-		}
-		return e
-	}
-	e, err := ParseEvent(m.Body)
-	if err != nil {
-		return &Event{}
-	}
-	return e
-}
-
-// compare turns a message into its compared form; ok=false drops it.
-func compareForm(m *Message, outbound bool) (item, bool) {
-	if !isEventFrame(m) {
-		return item{text: normReply(m)}, true
-	}
-	e := decodeEvent(m)
-	n := e.Name()
-	if !comparedEvents[n] {
-		return item{}, false
-	}
-	if n == "CHANNEL_STATE" && !(outbound && (e.Get("Channel-State") == "CS_HANGUP" || e.Get("Channel-State") == "CS_REPORTING")) {
-		return item{}, false
-	}
-	if n == "CHANNEL_EXECUTE" || n == "CHANNEL_EXECUTE_COMPLETE" {
-		if a := e.Get("Application"); a == "echo" || a == "sleep" || a == "send_dtmf" {
-			return item{}, false // the B legs' own dialplan: timing-only detail
-		}
-	}
-	var b strings.Builder
-	b.WriteString(n)
-	if n == "CHANNEL_STATE" {
-		fmt.Fprintf(&b, " Channel-State=%s", e.Get("Channel-State"))
-	}
-	for _, k := range []string{"Event-Subclass", "Hangup-Cause", "Application", "Application-Data",
-		"Application-Response", "Job-Command", "DTMF-Digit"} {
-		if v := e.Get(k); v != "" {
-			fmt.Fprintf(&b, " %s=%s", k, uuidRe.ReplaceAllString(v, "<uuid>"))
-		}
-	}
-	if n == "CHANNEL_EXECUTE_COMPLETE" && e.Get("Application") == "bridge" {
-		fmt.Fprintf(&b, " disposition=%s dialstatus=%s", e.Get("variable_originate_disposition"), e.Get("variable_DIALSTATUS"))
-	}
-	if n == "BACKGROUND_JOB" {
-		body := uuidRe.ReplaceAllString(e.Body, "<uuid>")
-		if strings.HasPrefix(body, "UP ") {
-			body = "UP …"
-		}
-		fmt.Fprintf(&b, " body=%q", body)
-	}
-	return item{event: true, uuid: e.Get("Unique-ID"), name: e.Get("Channel-Name"), text: b.String()}, true
-}
-
-func normReply(m *Message) string {
-	if m.Get("Event-Name") == "CHANNEL_DATA" {
-		var b strings.Builder
-		b.WriteString("connect-reply")
-		for _, k := range []string{"Channel-Name", "Caller-Caller-ID-Number", "Caller-Destination-Number", "Content-Type",
-			"Reply-Text", "Socket-Mode", "Control"} {
-			fmt.Fprintf(&b, " %s=%s", k, m.Get(k))
-		}
-		n := len(m.Headers)
-		if n >= 4 {
-			fmt.Fprintf(&b, " tail=%s,%s,%s,%s", m.Headers[n-4].Name, m.Headers[n-3].Name, m.Headers[n-2].Name, m.Headers[n-1].Name)
-		}
-		return b.String()
-	}
-	var b strings.Builder
-	for _, h := range m.Headers {
-		if h.Name == "Content-Length" {
-			continue
-		}
-		b.WriteString(h.Name + ": " + h.Value + "\n")
-	}
-	body := string(m.Body)
-	if strings.HasPrefix(body, "UP ") {
-		body = "UP …"
-	}
-	b.WriteString("\n" + body)
-	return uuidRe.ReplaceAllString(b.String(), "<uuid>")
-}
-
 // ---- the replay ----
 
+// replayConn is our side of one traced connection.
 type replayConn struct {
 	name     string
 	outbound bool
 	nc       net.Conn
-	mu       sync.Mutex
-	got      []*Message
-	closed   bool
+	client   string // the TCP client's address: matches the fake's connState.client
+	tx       int64  // bytes we wrote (only the replay goroutine touches it)
+
+	mu     sync.Mutex
+	rx     int64 // bytes read and parsed
+	got    []*Message
+	eof    bool // the peer closed (or we did)
+	byUs   bool // we closed it
+	parsed int  // significant messages so far
 }
 
-func (rc *replayConn) read(signal chan struct{}) {
-	fr := NewFrameReader(rc.nc, 0)
+func (rc *replayConn) read() {
+	var buf []byte
+	p := make([]byte, 64<<10)
 	for {
-		m, err := fr.ReadMessage()
-		rc.mu.Lock()
-		if err != nil {
-			rc.closed = true
-			rc.mu.Unlock()
-			select {
-			case signal <- struct{}{}:
-			default:
+		n, err := rc.nc.Read(p)
+		buf = append(buf, p[:n]...)
+		var ms []*Message
+		for {
+			m, rest, ok := splitMessage(buf)
+			if !ok {
+				break
 			}
+			ms = append(ms, m)
+			buf = rest
+		}
+		rc.mu.Lock()
+		rc.got = append(rc.got, ms...)
+		for _, m := range ms {
+			if significant(m) {
+				rc.parsed++
+			}
+		}
+		rc.rx += int64(n)
+		if err != nil {
+			rc.eof = true
+		}
+		rc.mu.Unlock()
+		if err != nil {
 			return
 		}
-		rc.got = append(rc.got, m)
-		rc.mu.Unlock()
-		select {
-		case signal <- struct{}{}:
-		default:
-		}
 	}
 }
 
-func (rc *replayConn) significant() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	n := 0
-	for _, m := range rc.got {
-		if _, ok := compareForm(m, rc.outbound); ok {
-			n++
-		}
-	}
-	return n
+// replayer drives one trace into a fake on a ManualClock.
+type replayer struct {
+	t     *testing.T
+	tr    *trace
+	s     *Server
+	clock *ManualClock
+	ln    net.Listener
+
+	clientUUIDs map[string]bool // uuids in what we sent
+
+	mu       sync.Mutex
+	conns    map[string]*replayConn
+	outNames []string
+	accepted int
+
+	diffs []string
 }
 
-func replay(t *testing.T, file string) {
+// tolerance is how far past a step's trace time the replay may run the fake's timers
+// when a message FreeSWITCH had sent by then is still missing: FreeSWITCH's own timers
+// fire a few milliseconds late and its scheduler adds jitter, so a message the trace
+// shows just before one of our commands may be due in the fake a little after it. It
+// costs no wall time (ManualClock). Normalized: timing only.
+const tolerance = 1500 * time.Millisecond
+
+func newReplayer(t *testing.T, file string) *replayer {
 	tr := loadTrace(t, filepath.Join(traceDir, file))
-	start := time.UnixMilli(tr.chunks[0].t)
-	clock := NewManualClock(start)
+	r := &replayer{t: t, tr: tr, conns: map[string]*replayConn{},
+		clock: NewManualClock(time.UnixMilli(tr.chunks[0].t))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	s, err := New(Options{Password: "REDACTED", Clock: clock,
+	r.ln = ln
+	s, err := New(Options{Password: "REDACTED", Clock: r.clock,
 		Dial: func(network, addr string) (net.Conn, error) {
 			if addr == "127.0.0.1:8040" {
 				addr = ln.Addr().String()
@@ -298,178 +212,286 @@ func replay(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-
+	r.s = s
+	r.clientUUIDs = map[string]bool{}
+	for _, c := range tr.chunks {
+		if c.note == "" && !c.in {
+			for _, u := range uuidRe.FindAllString(string(c.data), -1) {
+				r.clientUUIDs[u] = true
+			}
+		}
+	}
 	// Outbound connections are named in the order the trace accepted them.
-	var outNames []string
 	for _, c := range tr.chunks {
 		if strings.Contains(c.note, "accepted connection") {
-			outNames = append(outNames, strings.TrimPrefix(strings.Fields(c.note)[3], "c="))
+			r.outNames = append(r.outNames, strings.TrimPrefix(strings.Fields(c.note)[3], "c="))
 		}
 	}
-	signal := make(chan struct{}, 1)
-	conns := map[string]*replayConn{}
-	var cmu sync.Mutex
-	accepted := make(chan *replayConn, 16)
-	go func() {
-		for i := 0; ; i++ {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			name := fmt.Sprintf("outbound-extra%d", i)
-			if i < len(outNames) {
-				name = outNames[i]
-			}
-			rc := &replayConn{name: name, outbound: true, nc: nc}
-			go rc.read(signal)
-			accepted <- rc
-		}
-	}()
-	getConn := func(name string) *replayConn {
-		cmu.Lock()
-		defer cmu.Unlock()
-		if rc, ok := conns[name]; ok {
-			return rc
-		}
-		for {
-			select {
-			case rc := <-accepted:
-				conns[rc.name] = rc
-				if rc.name == name {
-					return rc
-				}
-				continue
-			default:
-			}
-			break
-		}
-		if strings.HasPrefix(name, "outbound") {
-			select {
-			case rc := <-accepted:
-				conns[rc.name] = rc
-				if rc.name == name {
-					return rc
-				}
-			case <-time.After(2 * time.Second):
-			}
-			return conns[name]
-		}
-		nc, err := net.Dial("tcp", s.Addr())
+	go r.acceptLoop()
+	return r
+}
+
+func (r *replayer) close() {
+	_ = r.ln.Close()
+	r.mu.Lock()
+	for _, rc := range r.conns {
+		_ = rc.nc.Close()
+	}
+	r.mu.Unlock()
+	_ = r.s.Close()
+}
+
+func (r *replayer) acceptLoop() {
+	for {
+		nc, err := r.ln.Accept()
 		if err != nil {
-			t.Fatalf("dial fake: %v", err)
+			return
 		}
-		rc := &replayConn{name: name, nc: nc}
-		go rc.read(signal)
-		conns[name] = rc
+		r.mu.Lock()
+		name := fmt.Sprintf("outbound-extra%d", r.accepted)
+		if r.accepted < len(r.outNames) {
+			name = r.outNames[r.accepted]
+		}
+		r.accepted++
+		rc := &replayConn{name: name, outbound: true, nc: nc, client: nc.RemoteAddr().String()}
+		r.conns[name] = rc
+		r.mu.Unlock()
+		go rc.read()
+	}
+}
+
+// conn returns the named connection, dialling the fake for an inbound one we have not
+// opened yet; an outbound one must have been accepted already (nil if not).
+func (r *replayer) conn(name string) *replayConn {
+	r.mu.Lock()
+	rc := r.conns[name]
+	r.mu.Unlock()
+	if rc != nil || strings.HasPrefix(name, "outbound") {
 		return rc
 	}
+	nc, err := net.Dial("tcp", r.s.Addr())
+	if err != nil {
+		r.t.Fatalf("dial fake: %v", err)
+	}
+	rc = &replayConn{name: name, nc: nc, client: nc.LocalAddr().String()}
+	r.mu.Lock()
+	r.conns[name] = rc
+	r.mu.Unlock()
+	go rc.read()
+	return rc
+}
 
-	// expected[conn] counts significant trace messages seen so far, chunk by chunk.
-	expected := map[string]int{}
-	parsers := map[string]*bytes.Buffer{}
+// settledOnce checks that the fake has nothing to do and that both sides have read what
+// the other wrote; it returns a fingerprint of the state for the double check.
+func (r *replayer) settledOnce() (bool, string) {
+	idle, fconns := r.s.settleState()
+	if !idle {
+		return false, ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	byClient := map[string]*replayConn{}
+	for _, rc := range r.conns {
+		byClient[rc.client] = rc
+	}
+	var fp strings.Builder
+	matched := map[*replayConn]bool{}
+	for _, f := range fconns {
+		rc := byClient[f.client]
+		if rc == nil {
+			return false, "" // not accepted (outbound) or not yet registered (inbound)
+		}
+		matched[rc] = true
+		rc.mu.Lock()
+		rx, eof, byUs := rc.rx, rc.eof, rc.byUs
+		rc.mu.Unlock()
+		if !byUs && (rx != f.tx || (f.closed && !eof)) {
+			return false, ""
+		}
+		if !f.readDone && !f.closed && f.rx != rc.tx {
+			return false, ""
+		}
+		if !f.flushed {
+			return false, ""
+		}
+		fmt.Fprintf(&fp, "%d:%d/%d/%v/%v;", f.id, f.rx, f.tx, f.closed, eof)
+	}
+	for _, rc := range r.conns {
+		if !matched[rc] {
+			rc.mu.Lock()
+			eof := rc.eof
+			rc.mu.Unlock()
+			if !eof {
+				return false, "" // the fake has not accepted it yet
+			}
+		}
+	}
+	return true, fp.String()
+}
+
+// waitIdle returns once the fake is settled at the clock's current time, running timers
+// that came due meanwhile. A deadlock guard (not a difference detector) fails the test
+// if that never happens.
+func (r *replayer) waitIdle() {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, fp := r.settledOnce()
+		if ok {
+			if ok2, fp2 := r.settledOnce(); ok2 && fp2 == fp {
+				if next, pending := r.clock.next(); pending && !next.After(r.clock.Now()) {
+					r.clock.Set(r.clock.Now())
+					continue
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			_, st := r.s.settleState()
+			r.t.Fatalf("fake never settled: busy=%d conns=%+v", r.s.busy.Load(), st)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// settle moves the clock to t, waits for the fake, and, while need reports something
+// FreeSWITCH had sent by t still missing, runs the fake's next timers up to t+tolerance.
+func (r *replayer) settle(t int64, need func() string) string {
+	r.clock.Set(time.UnixMilli(t))
+	r.waitIdle()
+	for {
+		missing := need()
+		if missing == "" {
+			return ""
+		}
+		next, ok := r.clock.next()
+		if !ok || next.After(time.UnixMilli(t).Add(tolerance)) {
+			return missing
+		}
+		r.clock.Set(next)
+		r.waitIdle()
+	}
+}
+
+func (r *replayer) run() {
+	tr := r.tr
+	t0 := tr.chunks[0].t
+	expected := map[string]int{}     // significant trace messages per connection so far
+	closedByPeer := map[string]bool{} // the trace saw FreeSWITCH close these
+	parsers := map[string][]byte{}
 	traceMsgs := map[string][]*Message{}
-	var diffs []string
-	waitFor := func(tNow int64) {
-		deadline := time.Now().Add(5 * time.Second) // only reached when the fake differs
-		extra := time.Duration(0)
-		for {
-			ok := true
-			for name, want := range expected {
-				rc := getConnNoCreate(&cmu, conns, name)
-				if rc == nil {
-					if strings.HasPrefix(name, "outbound") && want > 0 {
-						rc = getConn(name)
-					}
-					if rc == nil {
-						ok = false
-						continue
-					}
-				}
-				if rc.significant() < want {
-					ok = false
-				}
+	need := func() string {
+		var miss []string
+		for name, want := range expected {
+			rc := r.conn(name)
+			if rc == nil {
+				miss = append(miss, name+": not connected")
+				continue
 			}
-			if ok {
-				return
+			rc.mu.Lock()
+			got, eof := rc.parsed, rc.eof
+			rc.mu.Unlock()
+			if got < want {
+				miss = append(miss, fmt.Sprintf("%s: %d of %d messages", name, got, want))
 			}
-			if time.Now().After(deadline) {
-				diffs = append(diffs, fmt.Sprintf("t=%d: fake did not produce the expected messages in time", tNow-tr.chunks[0].t))
-				return
+			if closedByPeer[name] && !eof {
+				miss = append(miss, name+": still open")
 			}
-			select {
-			case <-signal:
-			case <-time.After(20 * time.Millisecond):
-				// FreeSWITCH's timers run a few ms late; let the fake's catch up.
-				if extra < 1500*time.Millisecond {
-					extra += 50 * time.Millisecond
-					clock.Set(time.UnixMilli(tNow).Add(extra))
-				}
-			}
+		}
+		sort.Strings(miss)
+		return strings.Join(miss, ", ")
+	}
+	step := func(c chunk, what string) {
+		if m := r.settle(c.t, need); m != "" {
+			r.diffs = append(r.diffs, fmt.Sprintf("t=%d before %s: missing %s", c.t-t0, what, m))
 		}
 	}
 	for _, c := range tr.chunks {
 		switch {
 		case c.note != "":
-			if strings.Contains(c.note, "socket closed by us") {
-				name := strings.TrimPrefix(strings.Fields(c.note)[3], "c=")
-				clock.Set(time.UnixMilli(c.t))
-				waitFor(c.t)
-				if rc := getConnNoCreate(&cmu, conns, name); rc != nil {
-					rc.nc.Close()
+			f := strings.Fields(c.note)
+			if len(f) < 4 || !strings.HasPrefix(f[3], "c=") {
+				continue
+			}
+			name := strings.TrimPrefix(f[3], "c=")
+			switch {
+			case strings.Contains(c.note, "socket closed by us"):
+				step(c, "closing "+name)
+				if rc := r.conn(name); rc != nil {
+					rc.mu.Lock()
+					rc.byUs = true
+					rc.mu.Unlock()
+					_ = rc.nc.Close()
 				}
+			case strings.Contains(c.note, "socket closed by peer"):
+				closedByPeer[name] = true
 			}
 		case c.in:
-			if _, ok := parsers[c.conn]; !ok {
-				parsers[c.conn] = &bytes.Buffer{}
-				getConn(c.conn)
+			if _, ok := expected[c.conn]; !ok {
+				expected[c.conn] = 0
+				if !strings.HasPrefix(c.conn, "outbound") {
+					r.conn(c.conn) // FreeSWITCH greeted us: we had connected
+				}
 			}
-			parsers[c.conn].Write(c.data)
+			parsers[c.conn] = append(parsers[c.conn], c.data...)
 			for {
-				m, rest, ok := splitMessage(parsers[c.conn].Bytes())
+				m, rest, ok := splitMessage(parsers[c.conn])
 				if !ok {
 					break
 				}
-				parsers[c.conn] = bytes.NewBuffer(rest)
+				parsers[c.conn] = rest
 				traceMsgs[c.conn] = append(traceMsgs[c.conn], m)
-				if _, ok := compareForm(m, strings.HasPrefix(c.conn, "outbound")); ok {
+				if significant(m) {
 					expected[c.conn]++
 				}
 			}
 		default:
-			clock.Set(time.UnixMilli(c.t))
-			waitFor(c.t)
-			rc := getConn(c.conn)
+			cmd, _, _ := strings.Cut(string(c.data), "\n")
+			step(c, fmt.Sprintf("%s %q", c.conn, cmd))
+			rc := r.conn(c.conn)
 			if rc == nil {
-				diffs = append(diffs, "no connection "+c.conn)
+				r.diffs = append(r.diffs, fmt.Sprintf("t=%d: no connection %s", c.t-t0, c.conn))
 				continue
 			}
 			_, _ = rc.nc.Write(c.data)
+			rc.tx += int64(len(c.data))
 		}
 	}
-	clock.Set(time.UnixMilli(tr.chunks[len(tr.chunks)-1].t))
-	waitFor(tr.chunks[len(tr.chunks)-1].t)
+	last := tr.chunks[len(tr.chunks)-1]
+	step(last, "the end")
 
 	for _, name := range tr.conns() {
-		rc := getConnNoCreate(&cmu, conns, name)
+		r.mu.Lock()
+		rc := r.conns[name]
+		r.mu.Unlock()
 		if rc == nil {
-			diffs = append(diffs, name+": never connected")
+			r.diffs = append(r.diffs, name+": never connected")
 			continue
 		}
 		rc.mu.Lock()
 		got := append([]*Message(nil), rc.got...)
+		eof, byUs := rc.eof, rc.byUs
 		rc.mu.Unlock()
-		diffs = append(diffs, compareStreams(name, traceMsgs[name], got, strings.HasPrefix(name, "outbound"))...)
+		r.diffs = append(r.diffs, compareStreams(name, traceMsgs[name], got, r.clientUUIDs)...)
+		if eof && !byUs && !closedByPeer[name] {
+			r.diffs = append(r.diffs, name+": the fake closed it, FreeSWITCH did not")
+		}
 	}
-	for _, d := range diffs {
-		t.Error(d)
+	r.mu.Lock()
+	for name := range r.conns {
+		if strings.HasPrefix(name, "outbound-extra") {
+			r.diffs = append(r.diffs, name+": the fake made an outbound connection FreeSWITCH did not")
+		}
 	}
+	r.mu.Unlock()
 }
 
-func getConnNoCreate(mu *sync.Mutex, conns map[string]*replayConn, name string) *replayConn {
-	mu.Lock()
-	defer mu.Unlock()
-	return conns[name]
+func replay(t *testing.T, file string) {
+	r := newReplayer(t, file)
+	defer r.close()
+	r.run()
+	for _, d := range r.diffs {
+		t.Error(d)
+	}
 }
 
 func splitMessage(b []byte) (*Message, []byte, bool) {
@@ -484,63 +506,13 @@ func splitMessage(b []byte) (*Message, []byte, bool) {
 	return m, b[used:], true
 }
 
-// compareStreams compares replies in order and events per channel (channels matched by
-// name and order of appearance).
-func compareStreams(conn string, want, got []*Message, outbound bool) []string {
-	var diffs []string
-	split := func(ms []*Message) ([]string, map[string][]string, []string) {
-		var replies []string
-		groups := map[string][]string{}
-		var order []string
-		seenName := map[string]int{}
-		key := map[string]string{}
-		for _, m := range ms {
-			it, ok := compareForm(m, outbound)
-			if !ok {
-				continue
-			}
-			if !it.event {
-				replies = append(replies, it.text)
-				continue
-			}
-			k, ok := key[it.uuid]
-			if !ok {
-				if it.uuid == "" {
-					k = "(no channel)"
-				} else {
-					seenName[it.name]++
-					k = fmt.Sprintf("%s#%d", it.name, seenName[it.name])
-				}
-				key[it.uuid] = k
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], it.text)
-		}
-		return replies, groups, order
+// TestReplayOne replays the trace named by FAKEESL_TRACE (go test -run ReplayOne).
+func TestReplayOne(t *testing.T) {
+	f := os.Getenv("FAKEESL_TRACE")
+	if f == "" {
+		t.Skip("FAKEESL_TRACE not set")
 	}
-	wr, wg, worder := split(want)
-	gr, gg, _ := split(got)
-	for i := 0; i < len(wr) || i < len(gr); i++ {
-		w, g := "(none)", "(none)"
-		if i < len(wr) {
-			w = wr[i]
-		}
-		if i < len(gr) {
-			g = gr[i]
-		}
-		if w != g {
-			diffs = append(diffs, fmt.Sprintf("%s reply %d:\n  FreeSWITCH: %q\n  fake:       %q", conn, i, w, g))
-			break
-		}
-	}
-	for _, k := range worder {
-		w, g := wg[k], gg[k]
-		if strings.Join(w, "\n") != strings.Join(g, "\n") {
-			diffs = append(diffs, fmt.Sprintf("%s events of %s:\n  FreeSWITCH: %s\n  fake:       %s", conn, k,
-				strings.Join(w, "\n              "), strings.Join(g, "\n              ")))
-		}
-	}
-	return diffs
+	replay(t, f)
 }
 
 func TestReplayTraces(t *testing.T) {

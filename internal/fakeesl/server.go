@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,6 +76,7 @@ type Server struct {
 	shutting  bool
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	busy      atomic.Int64 // goroutines at work (settle.go)
 }
 
 // New starts a fake FreeSWITCH listening on opts.Listen (127.0.0.1:0 by default).

@@ -1,0 +1,312 @@
+package fakeesl
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// What the trace replay compares, and what it normalizes away (and why).
+//
+// Compared exactly, per connection:
+//   - every non-event frame in order: header names in order, header values and body
+//     (command/reply texts, api/response bodies, disconnect notices, the connect reply's
+//     key headers and the order of its last four headers);
+//   - the events, grouped by channel (in the order each channel first appears) and in
+//     order within a channel: Event-Name (and Event-Subclass) and the headers and
+//     variables listed below, wherever either side has them; channel-less events
+//     (BACKGROUND_JOB, PRESENCE_IN from sendevent, CUSTOM, API…) form one group;
+//   - whether FreeSWITCH closed the socket (and by which step).
+//
+// uuids: a channel's uuid is replaced by its Channel-Name and the rank of that channel
+// among those of the same name (loopback/answer-a#2); a uuid the client chose (it appears
+// in what we sent: origination_uuid, Event-UUID, Job-UUID) stays literal; any other uuid
+// (generated Job-UUID, Application-UUID, Core-UUID) becomes <uuid>.
+
+// ignoredEvents are events the fake does not produce, with the reason. Everything else a
+// socket received is compared.
+var ignoredEvents = map[string]string{
+	// Media: codec negotiation of each leg (L16 on loopback, PCMU on SIP); no adapter
+	// subscribes to it and the fake has no media.
+	"CODEC": "media negotiation",
+	// The switch's own periodic timers (every 20 s): whether one falls inside a trace is
+	// a matter of wall-clock luck.
+	"HEARTBEAT":   "periodic",
+	"RE_SCHEDULE": "periodic",
+	// Module teardown during fsctl shutdown (61 module names, sofia's gateways and
+	// unpublished services): internal to the switch's modules; the adapter only sees its
+	// sockets close, which is compared.
+	"MODULE_UNLOAD":                "module teardown",
+	"UNPUBLISH":                    "module teardown",
+	"CUSTOM sofia::gateway_delete": "module teardown",
+}
+
+func eventKey(e *Event) string {
+	n := e.Name()
+	if n == "CUSTOM" {
+		n += " " + e.Get("Event-Subclass")
+	}
+	return n
+}
+
+// significant says whether a frame takes part in the comparison.
+func significant(m *Message) bool {
+	if !isEventFrame(m) {
+		return true
+	}
+	_, ignored := ignoredEvents[eventKey(decodeEvent(m))]
+	return !ignored
+}
+
+func isEventFrame(m *Message) bool {
+	ct := m.Get("Content-Type")
+	return ct == "text/event-plain" || ct == "text/event-json"
+}
+
+// decodeEvent parses a plain or json event frame's body.
+func decodeEvent(m *Message) *Event {
+	if m.Get("Content-Type") == "text/event-json" {
+		var obj map[string]any
+		if err := json.Unmarshal(m.Body, &obj); err != nil {
+			return &Event{}
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		e := &Event{}
+		for _, k := range keys {
+			v := fmt.Sprint(obj[k])
+			if k == "_body" {
+				e.Body = v
+				continue
+			}
+			e.add(k, v)
+		}
+		return e
+	}
+	e, err := ParseEvent(m.Body)
+	if err != nil {
+		return &Event{}
+	}
+	return e
+}
+
+// channelHeaders are compared on every event that has them.
+var channelHeaders = []string{"Answer-State", "Hangup-Cause", "Application", "Application-Data",
+	"Application-Response", "Application-UUID", "Other-Leg-Unique-ID", "Bridge-A-Unique-ID",
+	"Bridge-B-Unique-ID", "DTMF-Digit", "DTMF-Source", "Job-UUID", "Job-Command", "Job-Command-Arg",
+	"Job-Owner-UUID", "Old-Unique-ID", "API-Command", "API-Command-Argument"}
+
+// perEventHeaders are compared on the named events only.
+var perEventHeaders = map[string][]string{
+	"CHANNEL_STATE":     {"Channel-State"},
+	"CHANNEL_CALLSTATE": {"Channel-Call-State", "Original-Channel-Call-State"},
+	"PRESENCE_IN": {"proto", "login", "from", "status", "rpid", "event_type", "alt_event_type", "event_count",
+		"presence-call-direction", "presence-call-info-state", "Presence-Call-Direction", "Channel-Presence-ID",
+		"Command"},
+	"MESSAGE_WAITING": {"MWI-Messages-Waiting", "MWI-Message-Account", "MWI-Voice-Message", "Command"},
+	"CUSTOM": {"profile-name", "from-user", "from-host", "to-user", "to-host", "status", "expires", "auth-result",
+		"registration-type", "username", "realm", "user_context", "effective_caller_id_number", "Command"},
+}
+
+// comparedVars are the channel variables an adapter reads (results of bridge, caller id,
+// headers it set), compared on every event that carries variables.
+var comparedVars = []string{"originate_disposition", "DIALSTATUS", "originate_failed_cause", "originate_causes",
+	"originated_legs", "last_bridge_hangup_cause", "bridge_hangup_cause", "last_bridge_proto_specific_hangup_cause",
+	"endpoint_disposition", "hangup_cause", "continue_on_fail", "hangup_after_bridge", "bridge_uuid",
+	"signal_bond", "last_bridge_to", "bridge_channel", "effective_caller_id_number", "effective_caller_id_name",
+	"origination_caller_id_number", "origination_caller_id_name", "sip_h_Diversion", "sip_h_X-Sophia-Call",
+	"presence_id", "ringback", "transfer_ringback", "hold_music", "read_result", "sophia_digits"}
+
+var uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// namer renders the uuids of one stream (see the top of this file).
+type namer struct {
+	names  map[string]string
+	client map[string]bool
+}
+
+func newNamer(ms []*Message, client map[string]bool) *namer {
+	n := &namer{names: map[string]string{}, client: client}
+	count := map[string]int{}
+	for _, m := range ms {
+		if !isEventFrame(m) || !significant(m) {
+			continue
+		}
+		e := decodeEvent(m)
+		id, name := e.Get("Unique-ID"), e.Get("Channel-Name")
+		if id == "" || name == "" {
+			continue
+		}
+		if _, ok := n.names[id]; !ok {
+			if old := e.Get("Old-Unique-ID"); old != "" && n.names[old] != "" {
+				n.names[id] = n.names[old]
+				continue
+			}
+			count[name]++
+			n.names[id] = fmt.Sprintf("%s#%d", name, count[name])
+		}
+		if old := e.Get("Old-Unique-ID"); old != "" {
+			n.names[old] = n.names[id]
+		}
+	}
+	return n
+}
+
+func (n *namer) fix(s string) string {
+	return uuidRe.ReplaceAllStringFunc(s, func(u string) string {
+		if l, ok := n.names[u]; ok {
+			return l
+		}
+		if n.client[u] {
+			return u
+		}
+		return "<uuid>"
+	})
+}
+
+// item is one compared message.
+type item struct {
+	event bool
+	group string // events: the channel label, or "(no channel)"
+	text  string
+}
+
+func render(m *Message, n *namer) item {
+	if !isEventFrame(m) {
+		return item{text: n.fix(renderReply(m))}
+	}
+	e := decodeEvent(m)
+	var b strings.Builder
+	b.WriteString(eventKey(e))
+	if len(m.Headers) != 2 || m.Headers[0].Name != "Content-Length" || m.Headers[1].Name != "Content-Type" {
+		fmt.Fprintf(&b, " [frame %v]", m.Headers)
+	}
+	if m.Get("Content-Type") == "text/event-plain" && e.Body == "" && !strings.HasSuffix(string(m.Body), "\n\n") {
+		b.WriteString(" [plain body not ended by a blank line]")
+	}
+	hs := append(append([]string(nil), channelHeaders...), perEventHeaders[e.Name()]...)
+	for _, k := range hs {
+		if e.Has(k) {
+			fmt.Fprintf(&b, " %s=%s", k, n.fix(e.Get(k)))
+		}
+	}
+	for _, k := range comparedVars {
+		if e.Has("variable_" + k) {
+			fmt.Fprintf(&b, " $%s=%s", k, n.fix(e.Get("variable_"+k)))
+		}
+	}
+	if e.Body != "" {
+		body := e.Body
+		if strings.HasPrefix(body, "UP ") {
+			body = "UP …" // uptime and session counters of the capture machine
+		}
+		fmt.Fprintf(&b, " body=%q", n.fix(body))
+	}
+	group := "(no channel)"
+	if id := e.Get("Unique-ID"); id != "" {
+		group = n.fix(id)
+	}
+	return item{event: true, group: group, text: b.String()}
+}
+
+func renderReply(m *Message) string {
+	if m.Get("Event-Name") == "CHANNEL_DATA" {
+		var b strings.Builder
+		b.WriteString("connect-reply")
+		for _, k := range []string{"Channel-Name", "Caller-Caller-ID-Number", "Caller-Destination-Number", "Content-Type",
+			"Reply-Text", "Socket-Mode", "Control"} {
+			fmt.Fprintf(&b, " %s=%s", k, m.Get(k))
+		}
+		n := len(m.Headers)
+		if n >= 4 {
+			fmt.Fprintf(&b, " tail=%s,%s,%s,%s", m.Headers[n-4].Name, m.Headers[n-3].Name, m.Headers[n-2].Name, m.Headers[n-1].Name)
+		}
+		if _, ok := m.Lookup("Content-Length"); ok {
+			b.WriteString(" [has Content-Length]")
+		}
+		return b.String()
+	}
+	var b strings.Builder
+	for _, h := range m.Headers {
+		if h.Name == "Content-Length" {
+			b.WriteString("Content-Length\n")
+			continue
+		}
+		b.WriteString(h.Name + ": " + h.Value + "\n")
+	}
+	body := string(m.Body)
+	if strings.HasPrefix(body, "UP ") {
+		body = "UP …" // uptime and session counters of the capture machine
+	}
+	b.WriteString("\n" + body)
+	return b.String()
+}
+
+// compareStreams compares replies in order and events per channel.
+func compareStreams(conn string, want, got []*Message, client map[string]bool) []string {
+	var diffs []string
+	split := func(ms []*Message) ([]string, map[string][]string, []string) {
+		n := newNamer(ms, client)
+		var replies []string
+		groups := map[string][]string{}
+		var order []string
+		for _, m := range ms {
+			if !significant(m) {
+				continue
+			}
+			it := render(m, n)
+			if !it.event {
+				replies = append(replies, it.text)
+				continue
+			}
+			if _, ok := groups[it.group]; !ok {
+				order = append(order, it.group)
+			}
+			groups[it.group] = append(groups[it.group], it.text)
+		}
+		return replies, groups, order
+	}
+	wr, wg, worder := split(want)
+	gr, gg, gorder := split(got)
+	for i := 0; i < len(wr) || i < len(gr); i++ {
+		w, g := "(none)", "(none)"
+		if i < len(wr) {
+			w = wr[i]
+		}
+		if i < len(gr) {
+			g = gr[i]
+		}
+		if w != g {
+			diffs = append(diffs, fmt.Sprintf("%s reply %d:\n  FreeSWITCH: %q\n  fake:       %q", conn, i, w, g))
+			break
+		}
+	}
+	for _, k := range worder {
+		w, g := wg[k], gg[k]
+		if d := firstDiff(w, g); d >= 0 {
+			diffs = append(diffs, fmt.Sprintf("%s events of %s differ at #%d:\n  FreeSWITCH: %s\n  fake:       %s", conn, k, d,
+				strings.Join(w, "\n              "), strings.Join(g, "\n              ")))
+		}
+	}
+	for _, k := range gorder {
+		if _, ok := wg[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s events of %s: FreeSWITCH sent none, the fake:\n              %s", conn, k,
+				strings.Join(gg[k], "\n              ")))
+		}
+	}
+	return diffs
+}
+
+func firstDiff(a, b []string) int {
+	for i := 0; i < len(a) || i < len(b); i++ {
+		if i >= len(a) || i >= len(b) || a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
