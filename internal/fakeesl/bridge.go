@@ -378,7 +378,7 @@ func (op *bridgeOp) startLeg(l *legState) {
 	b := s.newChannel(uuid, name, "outbound")
 	op.setupB(l, b, dest)
 	b.ep = ep
-	b.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
+	b.fireCreated(renamedFrom(uuid))
 	op.armLegTimeout(l)
 	if ep.Progress != "" {
 		b.markProgress(ep.Progress == "media")
@@ -501,15 +501,14 @@ func (op *bridgeOp) startLoopback(l *legState, ext, ctx string) {
 	b.vars.set("loopback_leg", "B")
 	b.vars.set("call_uuid", b.UUID)
 	a.peer, b.peer = b, a
-	a.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
-	b.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
+	a.fireCreated(renamedFrom(uuid))
+	b.fireCreated("")
 	op.armLegTimeout(l)
 	// A loopback leg gives its originator early media at once (03: PROGRESS_MEDIA on A).
 	op.legProgress(l, true)
 	if op.a != nil {
 		op.a.vars.set("endpoint_disposition", "EARLY MEDIA")
 	}
-	b.state = "CS_EXECUTE"
 	list, ok := s.opts.Dialplan[ext]
 	if !ok || ctx != "sophia" && ctx != "default" {
 		b.hangup("NO_ROUTE_DESTINATION")
@@ -518,6 +517,15 @@ func (op *bridgeOp) startLoopback(l *legState, ext, ctx string) {
 	for _, ap := range list {
 		b.enqueue(&appRun{name: ap.Name, arg: ap.Arg, uuid: newUUID()})
 	}
+}
+
+// renamedFrom: a leg given an origination_uuid is created with a uuid of its own and
+// renamed (CHANNEL_UUID with Old-Unique-ID).
+func renamedFrom(uuid string) string {
+	if uuid == "" {
+		return ""
+	}
+	return newUUID()
 }
 
 func (l *legState) finish(cause string) {

@@ -172,13 +172,22 @@ func (ch *Channel) addChannelData(e *Event, name string) {
 		e.add("Other-Type", ch.otherType)
 		ch.other.addProfile(e, "Other-Leg-", false)
 	}
-	if name == "CHANNEL_STATE" || name == "CHANNEL_CALLSTATE" || (name == "DTMF" && !ch.verbose) {
-		return
+	if !ch.verbose && !extendedEvents[name] {
+		return // switch_channel_event_set_extended_data: variables only on these
 	}
 	for _, k := range ch.vars.keys {
 		e.add("variable_"+k, ch.vars.m[k])
 	}
 }
+
+// extendedEvents carry the channel variables (switch_channel_event_set_extended_data);
+// others only with verbose_events (or after a SYSTEM_SHUTDOWN hangup, as traced).
+var extendedEvents = setOf("CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_ANSWER",
+	"CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS",
+	"CHANNEL_PROGRESS_MEDIA", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "REQUEST_PARAMS", "CHANNEL_DATA",
+	"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_DESTROY", "SESSION_HEARTBEAT", "API",
+	"RECORD_START", "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "CALL_UPDATE", "MEDIA_BUG_START",
+	"MEDIA_BUG_STOP", "CUSTOM", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "PRESENCE_IN")
 
 func usec(t time.Time) string {
 	if t.IsZero() {
@@ -226,6 +235,51 @@ func (ch *Channel) fireSimple(name, file, fn string, line int) {
 	ch.s.fire(ch.event(name, file, fn, line, nil, nil))
 }
 
+// setCallState moves the call state and fires CHANNEL_CALLSTATE.
+func (ch *Channel) setCallState(cs string) {
+	if ch.callState == cs {
+		return
+	}
+	old := ch.callState
+	ch.callState = cs
+	ch.s.fire(ch.event("CHANNEL_CALLSTATE", "switch_channel.c", "switch_channel_perform_set_callstate", 344,
+		[]Header{{"Original-Channel-Call-State", old}, {"Channel-Call-State-Number", fmt.Sprint(callStateNumber[cs])}}, nil))
+}
+
+var callStateNumber = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5,
+	"RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
+
+// fireCreated fires what a new channel goes through before its dialplan or originate
+// continues. An outbound leg (originated): [CHANNEL_UUID when origination_uuid renamed
+// it], CHANNEL_OUTGOING, STATE CS_INIT, CREATE, ORIGINATE, STATE CS_ROUTING, STATE
+// CS_CONSUME_MEDIA. An inbound one: STATE CS_INIT, CREATE, CALLSTATE RINGING, STATE
+// CS_ROUTING, STATE CS_EXECUTE (01, 03-bridge-answer with `event plain ALL`).
+func (ch *Channel) fireCreated(renamedFrom string) {
+	if ch.direction == "outbound" {
+		ch.state = "CS_NEW"
+		if renamedFrom != "" {
+			ch.fireSimple2("CHANNEL_UUID", []Header{{"Old-Unique-ID", renamedFrom}})
+		}
+		ch.fireSimple("CHANNEL_OUTGOING", "switch_core_session.c", "switch_core_session_outgoing_channel", 700)
+		ch.setState("CS_INIT")
+		ch.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
+		ch.fireSimple("CHANNEL_ORIGINATE", "switch_ivr_originate.c", "switch_ivr_originate", 3000)
+		ch.setState("CS_ROUTING")
+		ch.setState("CS_CONSUME_MEDIA")
+		return
+	}
+	ch.setState("CS_INIT")
+	ch.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
+	ch.state = "CS_ROUTING"
+	ch.setCallState("RINGING")
+	ch.setState("CS_ROUTING")
+	ch.setState("CS_EXECUTE")
+}
+
+func (ch *Channel) fireSimple2(name string, pre []Header) {
+	ch.s.fire(ch.event(name, "switch_core_session.c", "switch_core_session_set_uuid", 2300, pre, nil))
+}
+
 func (ch *Channel) setState(st string) {
 	ch.state = st
 	ch.fireSimple("CHANNEL_STATE", "switch_core_state_machine.c", "switch_core_session_run", 600)
@@ -262,16 +316,16 @@ func (ch *Channel) markProgress(media bool) {
 		}
 		ch.mediaAt = now
 		ch.answer = "early"
-		ch.callState = "EARLY"
 		ch.vars.set("progress_media_stamp", now.Format("2006-01-02 15:04:05"))
 		ch.s.fire(ch.event("CHANNEL_PROGRESS_MEDIA", "switch_channel.c", "switch_channel_perform_mark_pre_answered", 3680, nil, nil))
+		ch.setCallState("EARLY")
 	} else {
 		if !ch.progressAt.IsZero() {
 			return
 		}
 		ch.progressAt = now
-		ch.callState = "RINGING"
 		ch.s.fire(ch.event("CHANNEL_PROGRESS", "switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3560, nil, nil))
+		ch.setCallState("RINGING")
 	}
 	if ch.peer != nil {
 		ch.peer.markProgress(media)
@@ -288,8 +342,8 @@ func (ch *Channel) markAnswered() {
 	}
 	ch.answeredAt = ch.s.clock.Now()
 	ch.answer = "answered"
-	ch.callState = "ACTIVE"
 	ch.s.fire(ch.event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, nil, nil))
+	ch.setCallState("ACTIVE")
 	if _, ok := ch.vars.get("endpoint_disposition"); !ok || ch.leg == nil {
 		ch.vars.set("endpoint_disposition", "ANSWER")
 	}
@@ -401,7 +455,6 @@ func (ch *Channel) hangup(cause string) {
 	ch.hungup = true
 	ch.cause = cause
 	ch.answer = "hangup"
-	ch.callState = "HANGUP"
 	ch.hangupAt = s.clock.Now()
 	for _, t := range ch.timers {
 		t.Stop()
@@ -471,6 +524,7 @@ func (ch *Channel) hangupRest() {
 		ch.finishApp(p)
 	}
 	ch.setState("CS_HANGUP")
+	ch.setCallState("HANGUP")
 	if ch.peer != nil {
 		ch.peer.hangup(cause)
 	}
@@ -489,6 +543,25 @@ func (ch *Channel) hangupRest() {
 		return
 	}
 	ch.destroy()
+}
+
+// socketEnded: the socket application returns because its connection ended (closed by the
+// client, `exit`) while the channel is up: UNPARK, the socket's EXECUTE_COMPLETE, then the
+// dialplan is over and the channel hangs up NORMAL_CLEARING (09-outbound-client-closes-socket).
+func (ch *Channel) socketEnded() {
+	if ch.hungup {
+		return
+	}
+	if ch.parked {
+		ch.parked = false
+		ch.fireSimple("CHANNEL_UNPARK", "switch_ivr.c", "switch_ivr_park", 1166)
+	}
+	if p := ch.parkApp; p != nil && p.name == "socket" {
+		ch.parkApp = nil
+		ch.apps = nil
+		ch.finishApp(p)
+	}
+	ch.hangup("NORMAL_CLEARING")
 }
 
 // destroy fires CHANNEL_DESTROY and forgets the channel.

@@ -213,8 +213,8 @@ func (c *conn) gone1() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.markGone()
-	if c.outbound && c.ch != nil && !c.ch.hungup {
-		c.ch.hangup("NORMAL_CLEARING")
+	if c.outbound && c.ch != nil {
+		c.ch.socketEnded()
 	}
 }
 
@@ -309,8 +309,8 @@ func (c *conn) handle(m *Message) bool {
 		c.reply("+OK bye")
 		ch := c.ch
 		c.disconnect()
-		if c.outbound && ch != nil && !ch.hungup {
-			ch.hangup("NORMAL_CLEARING")
+		if c.outbound && ch != nil {
+			ch.socketEnded()
 		}
 		return false
 	case "event":
@@ -675,6 +675,10 @@ func (c *conn) sendmsg(m *Message, uuid string) bool {
 			c.hold()
 		}
 		a := &appRun{name: app, arg: arg, uuid: appUUID, loops: loops, done: done, fromSocket: true}
+		if done == nil {
+			// Async: +OK at once; the session thread runs the application afterwards.
+			c.reply("+OK")
+		}
 		if !ch.hungup {
 			ch.enqueue(a)
 		} else {
@@ -683,9 +687,7 @@ func (c *conn) sendmsg(m *Message, uuid string) bool {
 		s.mu.Unlock()
 		if done != nil {
 			waitOn(s, done)
-		}
-		c.reply("+OK")
-		if done != nil {
+			c.reply("+OK")
 			c.release()
 		}
 		return true

@@ -320,9 +320,7 @@ func (s *Server) InjectCall(spec CallSpec) (string, error) {
 		ch.vars.set(k, spec.Variables[k])
 	}
 	ch.vars.set("call_uuid", ch.UUID)
-	ch.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
-	ch.setState("CS_ROUTING")
-	ch.setState("CS_EXECUTE")
+	ch.fireCreated("")
 	mode := " async full"
 	if spec.Sync {
 		mode = " full"
