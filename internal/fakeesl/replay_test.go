@@ -379,7 +379,7 @@ func (r *replayer) settle(t int64, need func() string) string {
 func (r *replayer) run() {
 	tr := r.tr
 	t0 := tr.chunks[0].t
-	expected := map[string]int{}     // significant trace messages per connection so far
+	expected := map[string]int{}      // significant trace messages per connection so far
 	closedByPeer := map[string]bool{} // the trace saw FreeSWITCH close these
 	parsers := map[string][]byte{}
 	traceMsgs := map[string][]*Message{}
