@@ -218,20 +218,28 @@ type Leg struct {
 	Dial string
 	// User is whose device this leg rings (LegDevice, LegUserDevice).
 	User string
-	// CallerID is the identity the leg presents as calling party (package doc).
+	// CallerID is the identity the leg presents as calling party (package doc). Adapters
+	// send CallerID.Number as the calling number (Asterisk: the channel's caller ID
+	// number; FreeSWITCH: origination_caller_id_number); "" means withheld (anonymous,
+	// with privacy). CallerID.Name is the caller's own name, for records.
 	CallerID Party
 	// Display is the calling name the ringing phone shows: per incoming_display on the
-	// user's phones, CallerID.Name on outside legs. Adapters send it as the caller name.
+	// user's phones, CallerID.Name on outside legs. Adapters send it as the caller name
+	// (Asterisk: caller ID name; FreeSWITCH: origination_caller_id_name).
 	Display string
 	// Asserted is, when CallerID.Number is withheld on a leg to the network, the number
 	// the network may still see (P-Asserted-Identity with privacy): the user's main
 	// number, else the site's. "" otherwise.
 	Asserted string
 	// Redirect is the diversion information to send with the leg; Count 0 means none.
+	// Adapters send it as the redirecting party (Asterisk: REDIRECTING(from-num,
+	// from-name, reason, count); FreeSWITCH: a Diversion header,
+	// <sip:From.Number@…>;reason=Reason.SIP();counter=Count).
 	Redirect Redirect
 	// Confirm asks whoever answers this leg to press 1 before the call is theirs
 	// (simultaneous_ring.confirm, outside legs only), so a mobile's own voicemail cannot
-	// take the call.
+	// take the call (FreeSWITCH: group_confirm_key=1 on the leg; Asterisk: play a prompt
+	// on the answered leg and wait for the digit before bridging).
 	Confirm bool
 }
 
