@@ -59,6 +59,9 @@ func ParseExplainQuery(q url.Values) (ExplainParams, error) {
 			return p, fmt.Errorf("respond: %q is not <target>=<response>", r)
 		}
 		target, resp := plusNumber(r[:i]), r[i+1:]
+		if target == "" {
+			return p, fmt.Errorf("respond: %q is not <target>=<response>", r)
+		}
 		b, ok := ParseBehavior(resp)
 		if !ok || b > Offline {
 			return p, fmt.Errorf("respond: %q: response must be answer, no_answer, busy or offline", r)

@@ -168,6 +168,7 @@ func TestParseExplainQuery(t *testing.T) {
 		{query: "active=two", wantErr: `active: "two" is not a number of calls (0 to 1000)`},
 		{query: "respond=user:alice", wantErr: `respond: "user:alice" is not <target>=<response>`},
 		{query: "respond==answer", wantErr: `respond: "=answer" is not <target>=<response>`},
+		{query: "respond=%20=answer", wantErr: `respond: " =answer" is not <target>=<response>`},
 		{query: "respond=user:alice=congestion", wantErr: `respond: "user:alice=congestion": response must be answer, no_answer, busy or offline`},
 		{query: "respond=user:alice=busy&respond=user:alice=answer", wantErr: "respond: user:alice given twice"},
 		{query: "when=now", wantErr: "when: unknown parameter (want at, from, to, active, respond)"},
