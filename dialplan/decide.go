@@ -1,6 +1,8 @@
 package dialplan
 
 import (
+	"sync"
+
 	"github.com/sophia-pbx/sophia/config"
 )
 
@@ -24,12 +26,21 @@ var inbound = [...]rule{
 }
 
 // Decide returns the plan for an inbound call: pure, the same Input gives the same Plan.
-// It allocates the Plan; DecideInto reuses one.
+// It builds in pooled storage and returns a Plan of its own holding only what the plan
+// uses; DecideInto into a reused Plan allocates nothing.
 func Decide(in *Input) *Plan {
-	p := new(Plan)
+	buf := bufs.Get().(*planBuf)
+	p := &Plan{buf: buf}
 	DecideInto(in, p)
+	p.compact()
+	buf.clear()
+	bufs.Put(buf)
 	return p
 }
+
+// bufs recycles Decide's working storage. A pool is no shared state: whatever a buffer
+// held before, reset clears it, and no decision reads it.
+var bufs = sync.Pool{New: func() any { return new(planBuf) }}
 
 // DecideInto is Decide building into p, which it resets first: a caller routing many
 // calls, or one call through several users, reuses one Plan.
@@ -37,17 +48,15 @@ func DecideInto(in *Input, p *Plan) {
 	if in.User == nil || in.User.Sheet == nil || in.User.Site == nil {
 		// No sheet to route by: never panic on the call path, refuse the call.
 		p.reset("")
-		b := &p.b
+		b := &p.buf.b
 		*b = builder{in: in, p: p}
 		b.step(RuleNone, ActUnavailable)
-		p.usedSteps = 1
+		p.buf.usedSteps = 1
 		*b = builder{}
 		return
 	}
 	p.reset(in.User.Sheet.ID)
-	// The builder lives in the Plan: a pointer to it escapes through the rules' func
-	// values, and a separate one would cost an allocation per decision.
-	b := &p.b
+	b := &p.buf.b
 	self := b.selfTarget
 	if len(self) != len(config.TargetUserPrefix)+len(in.User.Sheet.ID) || self[len(config.TargetUserPrefix):] != in.User.Sheet.ID {
 		self = config.TargetUserPrefix + in.User.Sheet.ID
@@ -62,9 +71,9 @@ func DecideInto(in *Input, p *Plan) {
 			break
 		}
 	}
-	p.usedSteps = min(len(p.Steps), maxInlineSteps)
-	p.usedLegs = min(len(b.legList), maxInlineLegs)
-	p.usedSkips = min(len(b.skipList), maxInlineSkips)
+	p.buf.usedSteps = min(len(p.Steps), maxInlineSteps)
+	p.buf.usedLegs = min(len(b.legList), maxInlineLegs)
+	p.buf.usedSkips = min(len(b.skipList), maxInlineSkips)
 	*b = builder{selfTarget: self} // drop references to the input
 }
 
@@ -96,7 +105,7 @@ func (b *builder) step(r Rule, a Action) int {
 		s.Next[o] = End
 	}
 	if b.skipList == nil {
-		b.skipList = p.skips[:0]
+		b.skipList = p.buf.skips[:0]
 	}
 	if len(b.skipList) > b.skipMark {
 		s.Skips = b.skipList[b.skipMark:len(b.skipList):len(b.skipList)]
@@ -108,7 +117,7 @@ func (b *builder) step(r Rule, a Action) int {
 // skip records that target was left out by rule r, and why.
 func (b *builder) skip(r Rule, target, reason string) {
 	if b.skipList == nil {
-		b.skipList = b.p.skips[:0]
+		b.skipList = b.p.buf.skips[:0]
 	}
 	b.skipList = append(b.skipList, Skip{Rule: r, Target: target, Reason: reason})
 }
@@ -122,14 +131,14 @@ func (b *builder) setLegs(i, mark int) {
 
 func (b *builder) addLeg(l Leg) {
 	if b.legList == nil {
-		b.legList = b.p.legs[:0]
+		b.legList = b.p.buf.legs[:0]
 	}
 	b.legList = append(b.legList, l)
 }
 
 func (b *builder) legMark() int {
 	if b.legList == nil {
-		b.legList = b.p.legs[:0]
+		b.legList = b.p.buf.legs[:0]
 	}
 	return len(b.legList)
 }

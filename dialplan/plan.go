@@ -300,35 +300,85 @@ const (
 )
 
 // Plan is what happens to one call for one user: Steps[0] first, then Step.Next. Build it
-// with Decide or DecideInto; a Plan holds slices into itself, so never copy one (pass a
-// *Plan; go vet's copylocks check catches copies).
+// with Decide or DecideInto. Steps' slices may point into storage the Plan reuses on its
+// next decision: never copy a Plan (go vet's copylocks check catches copies), and copy out
+// of a reused one what must outlive the next DecideInto.
 type Plan struct {
 	_     noCopy
 	User  string // whose plan this is
 	Steps []Step
+	buf   *planBuf // DecideInto's working storage, nil in a plan Decide returned
+}
 
+// planBuf is a Plan's inline storage: enough for every plan of a valid sheet, so that
+// deciding into a reused Plan allocates nothing.
+type planBuf struct {
 	steps [maxInlineSteps]Step
 	legs  [maxInlineLegs]Leg
 	skips [maxInlineSkips]Skip
 	// used counts the inline entries the last decision wrote, so reset clears only those.
 	usedSteps, usedLegs, usedSkips int
-	b                              builder
+	// b lives here: a pointer to it escapes through the rules' func values, and a
+	// builder of its own would cost an allocation per decision.
+	b builder
 }
 
-// noCopy makes go vet report copies of a Plan (its slices point into itself).
+// noCopy makes go vet report copies of a Plan.
 type noCopy struct{}
 
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
-// reset empties p for reuse, keeping its inline storage.
+// reset empties p for a decision, keeping its storage.
 func (p *Plan) reset(user string) {
+	if p.buf == nil {
+		p.buf = new(planBuf)
+	}
 	p.User = user
-	p.Steps = p.steps[:0]
-	clear(p.steps[:p.usedSteps])
-	clear(p.legs[:p.usedLegs])
-	clear(p.skips[:p.usedSkips])
-	p.usedSteps, p.usedLegs, p.usedSkips = 0, 0, 0
+	p.Steps = p.buf.steps[:0]
+	p.buf.clear()
+}
+
+func (b *planBuf) clear() {
+	clear(b.steps[:b.usedSteps])
+	clear(b.legs[:b.usedLegs])
+	clear(b.skips[:b.usedSkips])
+	b.usedSteps, b.usedLegs, b.usedSkips = 0, 0, 0
+}
+
+// compact moves p's steps, legs and skips out of its working storage into slices of
+// their exact size, and detaches the storage: a Plan that lives on holds a few hundred
+// bytes per step actually used, not the whole buffer.
+func (p *Plan) compact() {
+	steps := make([]Step, len(p.Steps))
+	copy(steps, p.Steps)
+	nl, ns := 0, 0
+	for i := range steps {
+		nl += len(steps[i].Legs)
+		ns += len(steps[i].Skips)
+	}
+	var legs []Leg
+	var skips []Skip
+	if nl > 0 {
+		legs = make([]Leg, 0, nl)
+	}
+	if ns > 0 {
+		skips = make([]Skip, 0, ns)
+	}
+	for i := range steps {
+		if l := steps[i].Legs; len(l) > 0 {
+			lo := len(legs)
+			legs = append(legs, l...)
+			steps[i].Legs = legs[lo:len(legs):len(legs)]
+		}
+		if k := steps[i].Skips; len(k) > 0 {
+			lo := len(skips)
+			skips = append(skips, k...)
+			steps[i].Skips = skips[lo:len(skips):len(skips)]
+		}
+	}
+	p.Steps = steps
+	p.buf = nil
 }
 
 // String sums the plan up as "rule: action targets" of its first step, e.g.
