@@ -1,11 +1,17 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Error codes: the stable "code" of an error body (README.md, "Errors"). Scripts branch
@@ -93,7 +99,22 @@ func (s *Server) classify(err error) *apiError {
 	if errors.As(err, &mbe) {
 		return errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "the body is larger than %d bytes", mbe.Limit)
 	}
-	return classifyStore(err)
+	if ae := classifyStore(err); ae != nil {
+		return ae
+	}
+	if storeDown(err) {
+		s.log.Warn("the store does not answer", "err", err)
+		return errorf(http.StatusServiceUnavailable, CodeUnavailable, "the settings store does not answer; retry later")
+	}
+	return nil
+}
+
+// storeDown reports whether err says Redis could not be reached (as opposed to a bug).
+func storeDown(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // notFoundMessage names what a route did not find: "user alice does not exist".

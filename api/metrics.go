@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,6 +38,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 }
 
+// requestInfo carries what inner handlers learn back to instrument: who called.
+type requestInfo struct{ token string }
+
+type requestInfoKey struct{}
+
 // statusWriter records the status a handler answered.
 type statusWriter struct {
 	http.ResponseWriter
@@ -58,12 +65,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// instrument counts and times every request by the mux pattern that served it.
-func (m *metrics) instrument(next http.Handler) http.Handler {
+// instrument counts and times every request by the mux pattern that served it, and logs
+// it at debug level.
+func (m *metrics) instrument(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
 		start := time.Now()
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		route := r.Pattern // set by the mux on r itself
@@ -73,7 +83,12 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		took := time.Since(start)
 		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m.duration.WithLabelValues(route).Observe(took.Seconds())
+		if log.Enabled(r.Context(), slog.LevelDebug) {
+			log.Debug("request", "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", sw.status, "took", took, "token", info.token)
+		}
 	})
 }

@@ -106,7 +106,7 @@ var statusText = map[int]string{
 	409: "Stale version, already exists, or still in use (version_conflict, in_use)",
 	413: "Body too large (payload_too_large)", 415: "Content-Type not accepted (unsupported_media_type)",
 	422: "Invalid input: fields lists every problem (invalid)", 500: "Internal error (internal)",
-	503: "Not ready (unavailable)",
+	503: "Not ready, or the settings store does not answer (unavailable)",
 }
 
 var (
@@ -181,6 +181,9 @@ func buildOpenAPI() obj {
 			errs = append([]int{401, 403}, errs...)
 		}
 		errs = append(errs, 500)
+		if d.access != public {
+			errs = append(errs, 503) // the store does not answer
+		}
 		for _, code := range errs {
 			responses[strconv.Itoa(code)] = obj{"description": statusText[code],
 				"content": obj{"application/json": obj{"schema": ref("ErrorBody")}}}

@@ -98,7 +98,7 @@ func New(opts Options) (*Server, error) {
 		readyState: map[string]bool{},
 	}
 	s.routes()
-	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve))
+	s.handler = s.metrics.instrument(http.HandlerFunc(s.serve), s.log)
 	return s, nil
 }
 
@@ -141,6 +141,9 @@ func (s *Server) handle(pattern string, a access, h handlerFunc) {
 			if a == admin && tok.Scope.Kind != config.ScopeAll {
 				s.writeError(w, r, errForbidden("this route needs a token of scope \"all\""))
 				return
+			}
+			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+				info.token = tok.Name
 			}
 			r = r.WithContext(withToken(r.Context(), tok))
 		}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -227,9 +228,9 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("readyz with Redis down: %+v", st)
 	}
 	fx.must(200, "", "GET", "/healthz", nil) // alive all the same
-	// A request needing the store answers a clean 5xx, not a hang or a Go error.
+	// A request needing the store answers a clean 503, not a hang or a Go error.
 	r = fx.call(fx.admin, "GET", "/v1/users/alice", nil)
-	if r.status < 500 || strings.Contains(string(r.body), "dial") {
+	if r.status != 503 || r.errBody(t).Code != api.CodeUnavailable || strings.Contains(string(r.body), "dial") {
 		t.Errorf("with Redis down: %d %s", r.status, r.body)
 	}
 	srv.Restart() // returns once the server answers
@@ -273,4 +274,33 @@ func TestMedia(t *testing.T) {
 		fx.must(200, site, "GET", "/v1/media", nil)
 		fx.must(403, site, "PUT", "/v1/media/x", wav)
 	})
+}
+
+// TestRequestLog: at debug level each request is logged with its route and the token's
+// name, never its secret; a 500's cause goes to the log, not to the client.
+func TestRequestLog(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	store, err := config.New(config.Options{Client: rdb, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s, err := api.New(api.Options{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newFixtureWith(t, store, s)
+	fx.must(404, fx.admin, "PUT", "/v1/users/nobody/voicemail/pin", `{"pin":"493817"}`)
+	fx.call(fx.admin, "GET", "/v1/users/nobody", nil)
+	out := logs.String()
+	for _, want := range []string{`route="GET /v1/users/{id}"`, "status=404", "token=admin"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{fx.admin, "493817"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows a secret %q:\n%s", secret, out)
+		}
+	}
 }

@@ -91,7 +91,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 		return nil, fmt.Errorf("api: listen: %w", err)
 	}
 	a.api = &apiServer{ln: ln, grace: cfg.ShutdownTimeout, log: log,
-		srv: &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
+		srv: &http.Server{Handler: srv, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// Bounded, so a slow or stuck client cannot hold a connection (or a
+			// shutdown) forever; a 32 MiB media upload fits in ReadTimeout on a slow link.
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}}
 	a.components = []component{a.api}
 	// Each component's readiness shows on /readyz (the API's own is implied).
 	for _, c := range a.components {
