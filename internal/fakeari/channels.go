@@ -157,7 +157,7 @@ func (f *Fake) enterStasis(c *channel, appName string, args []string, dialplanEv
 	if !f.active(appName) {
 		c.vars["STASISSTATUS"] = "FAILED"
 		f.chanEvent(c, obj{{"variable", "STASISSTATUS"}, {"value", "FAILED"}}, "ChannelVarset", nil)
-		f.finish(c, nil, 16, 0)
+		f.finish(c, 16, 0)
 		return false
 	}
 	c.app, c.stasisArgs, c.inStasis = appName, append([]string{}, args...), true
@@ -202,7 +202,7 @@ func (f *Fake) hangupReq(c *channel, cause int, soft bool, tech int) {
 // playbacks stop, c leaves its bridge and Stasis, the inbound dialplan runs
 // its Hangup(), ChannelDestroyed goes to whoever still listens, and the other
 // half of a Local pair goes too. f.mu held.
-func (f *Fake) finish(c *channel, _ obj, cause, techCause int) {
+func (f *Fake) finish(c *channel, cause, techCause int) {
 	if c.destroyed || c.hangingUp {
 		return
 	}
@@ -467,7 +467,7 @@ func (f *Fake) hangupChannel(q *req) {
 		f.farHangup(c.peer)
 	default:
 		f.hangupReq(c, 32, true, 0)
-		f.finish(c, nil, cause, 0)
+		f.finish(c, cause, 0)
 	}
 	q.noContent()
 }
@@ -562,7 +562,7 @@ func (f *Fake) continueChannel(q *req) {
 	// ends the call at once (ChannelDestroyed 16 where anyone listens).
 	f.leaveStasis(c)
 	c.afterStasisHangup = false
-	f.finish(c, nil, 16, 0)
+	f.finish(c, 16, 0)
 	q.noContent()
 }
 

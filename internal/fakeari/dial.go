@@ -122,7 +122,7 @@ func (f *Fake) dialChannel(q *req) {
 func (f *Fake) startDial(c *channel, timeout time.Duration) {
 	b := c.behavior
 	if b.out == outMissing {
-		f.finish(c, nil, 16, 0)
+		f.finish(c, 16, 0)
 		return
 	}
 	f.dialEvent(c, "", c.resource)
@@ -131,7 +131,7 @@ func (f *Fake) startDial(c *channel, timeout time.Duration) {
 	}
 	if b.out == outUnreachable {
 		f.hangupReq(c, 20, false, 0)
-		f.finish(c, nil, 20, 0)
+		f.finish(c, 20, 0)
 		return
 	}
 	if b.rings(c.tech) {
@@ -147,7 +147,7 @@ func (f *Fake) startDial(c *channel, timeout time.Duration) {
 				tech = 480
 			}
 			f.hangupReq(c, 32, true, 0)
-			f.finish(c, nil, 19, tech)
+			f.finish(c, 19, tech)
 		})
 	}
 	if b.out == outNoAnswer {
@@ -204,7 +204,7 @@ func (f *Fake) reject(c *channel, code int) {
 		tech = 0
 	}
 	f.hangupReq(c, cause, false, tech)
-	f.finish(c, nil, cause, tech)
+	f.finish(c, cause, tech)
 }
 
 // legAnswers: ChannelStateChange Up, Dial ANSWER, then the far end's
@@ -264,7 +264,7 @@ func (f *Fake) farHangup(c *channel) {
 		cause = 16
 	}
 	f.hangupReq(c, cause, false, 0)
-	f.finish(c, nil, 16, 0)
+	f.finish(c, 16, 0)
 }
 
 // FarEnd is the test's hand on the far end of one channel: the phone or
@@ -437,7 +437,7 @@ func (f *Fake) startOriginate(c *channel, timeout time.Duration) {
 	switch b.out {
 	case outMissing, outUnreachable:
 		f.dialEvent(c, "CHANUNAVAIL", c.resource)
-		f.finish(c, nil, 0, 0)
+		f.finish(c, 0, 0)
 		return
 	}
 	if b.rings(c.tech) {
@@ -450,7 +450,7 @@ func (f *Fake) startOriginate(c *channel, timeout time.Duration) {
 				return
 			}
 			// finish tells the subscribed ;2 first: HangupRequest{19} (20).
-			f.finish(c, nil, 19, 0)
+			f.finish(c, 19, 0)
 		})
 	}
 	if b.out == outNoAnswer {
@@ -485,7 +485,7 @@ func (f *Fake) startOriginate(c *channel, timeout time.Duration) {
 				f.hangupReq(p, 16, true, 0)
 				f.destroyed(p, cause, 0)
 			}
-			f.finish(c, nil, 0, 0)
+			f.finish(c, 0, 0)
 		}
 	}
 	if b.after > 0 {

@@ -386,6 +386,13 @@ func (f *Fake) goDown(downtime time.Duration) {
 		}
 	}
 	f.reset()
+	// The way back is scheduled now, so that a manual clock advanced right
+	// after the crash brings it back; it waits until everything is closed.
+	closedAll := make(chan struct{})
+	f.after(downtime, func() {
+		<-closedAll
+		f.comeUp()
+	})
 	f.mu.Unlock()
 	_ = ln.Close()
 	for _, w := range wss {
@@ -394,7 +401,7 @@ func (f *Fake) goDown(downtime time.Duration) {
 	for _, c := range conns {
 		_ = c.Close()
 	}
-	f.after(downtime, f.comeUp)
+	close(closedAll)
 }
 
 func (f *Fake) comeUp() {

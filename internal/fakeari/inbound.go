@@ -137,11 +137,11 @@ func (f *Fake) callerHangup(c *channel) {
 	if c.tech == "PJSIP" {
 		if c.state == "Up" {
 			f.hangupReq(c, -1, false, 0) // BYE: no cause (13c)
-			f.finish(c, nil, 16, 0)
+			f.finish(c, 16, 0)
 			return
 		}
 		f.hangupReq(c, 127, false, 487) // CANCEL
-		f.finish(c, nil, 127, 487)
+		f.finish(c, 127, 487)
 		return
 	}
 	if p := c.peer; p != nil && !p.destroyed {
@@ -151,5 +151,5 @@ func (f *Fake) callerHangup(c *channel) {
 		f.destroyed(p, 16, 0)
 	}
 	f.hangupReq(c, 16, false, 0)
-	f.finish(c, nil, 16, 0)
+	f.finish(c, 16, 0)
 }

@@ -195,6 +195,8 @@ type replay struct {
 	lines []line
 	f     *Fake
 	ids   map[string]string // trace id → fake id
+	res   map[string]*regexp.Regexp
+	keys  []string // ids' keys, longest first
 	conns map[string]*replayConn
 	seq   int
 	calls []*Call
@@ -234,7 +236,7 @@ func newReplay(t *testing.T, name string, lines []line) *replay {
 	if tb == nil {
 		t.Cleanup(f.Close)
 	}
-	return &replay{t: t, name: name, lines: lines, f: f, ids: map[string]string{}, conns: map[string]*replayConn{}}
+	return &replay{t: t, name: name, lines: lines, f: f, ids: map[string]string{}, res: map[string]*regexp.Regexp{}, conns: map[string]*replayConn{}}
 }
 
 func (r *replay) differ(format string, args ...any) {
@@ -283,14 +285,20 @@ func (r *replay) run() {
 
 // translate rewrites trace ids in a trace JSON text into the fake's ids.
 func (r *replay) translate(s string) string {
-	keys := make([]string, 0, len(r.ids))
-	for k := range r.ids {
-		keys = append(keys, k)
+	if len(r.res) != len(r.ids) {
+		r.keys = r.keys[:0]
+		for k := range r.ids {
+			r.keys = append(r.keys, k)
+			if r.res[k] == nil {
+				r.res[k] = regexp.MustCompile(`(^|[^0-9A-Za-z.\-])` + regexp.QuoteMeta(k) + `($|[^0-9A-Za-z\-]|\.[^0-9])`)
+			}
+		}
+		sort.Slice(r.keys, func(i, j int) bool { return len(r.keys[i]) > len(r.keys[j]) })
 	}
-	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
-	for _, k := range keys {
-		re := regexp.MustCompile(`(^|[^0-9A-Za-z.\-])` + regexp.QuoteMeta(k) + `($|[^0-9A-Za-z\-]|\.[^0-9])`)
-		s = re.ReplaceAllString(s, "${1}"+r.ids[k]+"${2}")
+	for _, k := range r.keys {
+		if strings.Contains(s, k) {
+			s = r.res[k].ReplaceAllString(s, "${1}"+r.ids[k]+"${2}")
+		}
 	}
 	return s
 }
@@ -729,12 +737,32 @@ func (r *replay) syncConn(name string) {
 		return
 	default:
 	}
-	r.f.mu.Lock()
 	var target *app
-	for _, a := range r.f.appOrder {
-		if a.conn != nil && a.conn.c.LocalAddr().String() == c.ws.RemoteAddr().String() &&
-			a.conn.c.RemoteAddr().String() == c.ws.LocalAddr().String() {
-			target = a
+	for deadline := time.After(5 * time.Second); ; {
+		r.f.mu.Lock()
+		upgrading := false
+		for _, a := range r.f.appOrder {
+			switch {
+			case a.conn == nil:
+			case a.conn.c == nil:
+				// Registered, but the fake has not taken the upgraded
+				// connection back yet (it registers apps before the 101).
+				upgrading = true
+			case a.conn.c.LocalAddr().String() == c.ws.RemoteAddr().String() &&
+				a.conn.c.RemoteAddr().String() == c.ws.LocalAddr().String():
+				target = a
+			}
+		}
+		if !upgrading {
+			break
+		}
+		ch := r.f.changed
+		r.f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			r.differ("%s: a WebSocket upgrade did not finish within 5s", name)
+			return
 		}
 	}
 	if target == nil {
