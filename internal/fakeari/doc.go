@@ -91,6 +91,11 @@
 // ContactStatusChange for apps subscribed to the endpoint). A busy Local leg
 // and a congested one stay in Stasis: the adapter must hang them up.
 //
+// callflow.Script maps onto these: Answer{AfterS} → AnswersAfter(AfterS s),
+// plus .ThenPresses("1", d) on legs that ask for a confirmation;
+// AnswerNoConfirm → AnswersAfter without presses; Busy → Busy(); Offline →
+// Offline(); Reject → Rejects(603); NoAnswer → NoAnswer().
+//
 // f.FarEnd(channelID) acts on a leg (or an inbound call) by hand: Answer(),
 // Reject(sip), Hangup(), Press(digits) — for scripts the constructors above
 // cannot express.
