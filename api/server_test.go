@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sophia-pbx/sophia/api"
 	"github.com/sophia-pbx/sophia/config"
@@ -211,7 +212,10 @@ sophia_api_requests_total{code="404",route="unmatched"} 1
 
 func TestReadiness(t *testing.T) {
 	srv := redistest.Start(t)
-	store, err := config.New(config.Options{Client: srv.Client(), Prefix: redistest.Prefix()})
+	// No retries: a refused connection fails at once (the test is about the answer).
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	store, err := config.New(config.Options{Client: rdb, Prefix: redistest.Prefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
