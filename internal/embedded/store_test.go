@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sophia-pbx/sophia/config"
 )
@@ -46,5 +47,38 @@ func TestConfigStoreOnEmbedded(t *testing.T) {
 	}
 	if v, err := store.CallViewByNumber(ctx, "+33478000001"); err != nil || v.User.Sheet.ID != "alice" {
 		t.Errorf("call view after a crash: %v", err)
+	}
+}
+
+// TestWatchOnEmbedded: the store's change notifications (PUBLISH from its Lua script)
+// reach a subscriber on the embedded server. (A replay at Open publishes to no one: no
+// client is connected yet.)
+func TestWatchOnEmbedded(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	store, err := config.New(config.Options{Client: s.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changes, err := store.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet, _ := config.DecodeSheet([]byte(`{"id":"bob","name":"Bob","main_number":"+33478000002"}`))
+	if _, err := store.PutUser(ctx, sheet, "test"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case c := <-changes:
+			if c.Kind == config.KindUser && c.ID == "bob" && c.Op == config.OpCreate {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no change notification for bob")
+		}
 	}
 }
