@@ -8,8 +8,27 @@ import (
 )
 
 // api runs one API command and returns its output (the api/response body or the
-// BACKGROUND_JOB body). It takes s.mu itself; originate waits without holding it.
+// BACKGROUND_JOB body), then fires the API event as FreeSWITCH does once a command has
+// run. It takes s.mu itself; originate waits without holding it.
 func (s *Server) api(line string, c *conn) string {
+	var after func()
+	out := s.apiExec(line, c, &after)
+	cmd, arg := lowerFirstWord(line)
+	s.mu.Lock()
+	e := s.baseEvent("API", "switch_loadable_module.c", "switch_api_execute", 2990)
+	e.add("API-Command", cmd)
+	if arg != "" {
+		e.add("API-Command-Argument", arg)
+	}
+	s.fire(e)
+	s.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return out
+}
+
+func (s *Server) apiExec(line string, c *conn, after *func()) string {
 	cmd, arg := lowerFirstWord(line)
 	if cmd == "originate" {
 		return s.originate(arg)
@@ -182,7 +201,7 @@ func (s *Server) api(line string, c *conn) string {
 		return "0"
 	case "fsctl":
 		if strings.TrimSpace(arg) == "shutdown" {
-			s.goBusy(s.Shutdown)
+			*after = func() { s.goBusy(s.Shutdown) }
 			return "+OK\n"
 		}
 		return "+OK\n"
@@ -231,6 +250,8 @@ func (s *Server) uuidBridge(a, b *Channel) {
 	now := s.clock.Now()
 	a.other, a.otherType, a.bridgedAt = b, "originatee", now
 	b.other, b.otherType, b.bridgedAt = a, "originator", now
+	a.otherLeg, a.otherLegType = b, "originatee"
+	b.otherLeg, b.otherLegType = a, "originator"
 	a.state, b.state = "CS_SOFT_EXECUTE", "CS_SOFT_EXECUTE"
 	a.vars.set("bridge_uuid", b.UUID)
 	b.vars.set("bridge_uuid", a.UUID)
@@ -418,24 +439,35 @@ func (s *Server) Shutdown() {
 	s.shutting = true
 	e := s.baseEvent("SHUTDOWN", "switch_core.c", "switch_core_destroy", 3000)
 	s.fire(e)
-	for _, ch := range s.sortedChannels() {
+	chs := s.sortedChannels()
+	for _, ch := range chs {
+		ch.verbose = true // traced: every event of a channel shut down carries its variables
+	}
+	for _, ch := range chs {
 		ch.hangup("SYSTEM_SHUTDOWN")
 	}
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
-		if c.listening && !c.outbound {
-			c.disconnect()
-			continue
-		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
 		var b strings.Builder
 		b.WriteString("Content-Type: text/disconnect-notice\n")
 		if c.outbound && c.ch != nil {
 			b.WriteString("Controlled-Session-UUID: " + c.ch.UUID + "\nContent-Disposition: disconnect\n")
 		}
-		b.WriteString("Content-Length: 31\n\nThe system is being shut down.\n")
+		if c.listening && !c.outbound {
+			b.WriteString("Content-Length: 67\n\n" + goodbye)
+		} else {
+			b.WriteString("Content-Length: 31\n\nThe system is being shut down.\n")
+		}
 		c.queue([]byte(b.String()))
 		c.closeAfterFlush()
 		c.gone = true
 		delete(s.conns, c)
+	}
+	// Only now may lingering channels go (CHANNEL_DESTROY): every socket is closed by then.
+	for _, c := range conns {
 		c.detach()
 	}
 	s.mu.Unlock()

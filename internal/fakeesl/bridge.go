@@ -453,7 +453,9 @@ func (op *bridgeOp) setupB(l *legState, b *Channel, dest string) {
 	}
 	if op.a != nil {
 		b.other = nil
+		b.otherLeg, b.otherLegType = op.a, "originator"
 		b.vars.set("originator", op.a.UUID)
+		b.vars.set("signal_bond", op.a.UUID)
 	}
 	b.vars.set("is_outbound", "true")
 	if p, ok := l.vars.get("presence_id"); ok {
@@ -505,9 +507,8 @@ func (op *bridgeOp) startLoopback(l *legState, ext, ctx string) {
 	b.fireCreated("")
 	op.armLegTimeout(l)
 	// A loopback leg gives its originator early media at once (03: PROGRESS_MEDIA on A).
-	op.legProgress(l, true)
 	if op.a != nil {
-		op.a.vars.set("endpoint_disposition", "EARLY MEDIA")
+		op.a.markProgress(true)
 	}
 	list, ok := s.opts.Dialplan[ext]
 	if !ok || ctx != "sophia" && ctx != "default" {
@@ -518,6 +519,9 @@ func (op *bridgeOp) startLoopback(l *legState, ext, ctx string) {
 		b.enqueue(&appRun{name: ap.Name, arg: ap.Arg, uuid: newUUID()})
 	}
 }
+
+// originatePoll is how often switch_ivr_originate looks at its legs.
+const originatePoll = 20 * time.Millisecond
 
 // renamedFrom: a leg given an origination_uuid is created with a uuid of its own and
 // renamed (CHANNEL_UUID with Old-Unique-ID).
@@ -541,7 +545,22 @@ func (l *legState) finish(cause string) {
 }
 
 func (op *bridgeOp) legProgress(l *legState, media bool) {
-	if op.done || op.a == nil {
+	if op.done || l.done {
+		return
+	}
+	if op.a == nil {
+		// The originate API takes early media as success unless ignore_early_media is set
+		// (03-bridge-busy: +OK came with the caller leg's PROGRESS_MEDIA, never answered).
+		// Its loop looks every 20 ms: a leg that fails within that time fails the
+		// originate (03-bridge-busy calls 1-2: -ERR USER_BUSY).
+		if v, _ := op.lookup(l.vars, "ignore_early_media"); media && v != "true" && l.ch != nil {
+			b := l.ch
+			b.after(originatePoll, func() {
+				if !op.done && !l.done {
+					op.win(l)
+				}
+			})
+		}
 		return
 	}
 	op.a.markProgress(media)
@@ -661,28 +680,32 @@ func (op *bridgeOp) win(l *legState) {
 		return
 	}
 	a := op.a
+	causes, legs := op.causesVar(l)
+	a.vars.set("originated_legs", legs)
 	if a.answer != "answered" {
 		a.markAnswered()
 	}
-	causes, legs := op.causesVar(l)
-	a.vars.set("originated_legs", legs)
 	a.vars.set("originate_disposition", "SUCCESS")
 	a.vars.set("DIALSTATUS", "SUCCESS")
 	a.vars.set("originate_causes", causes)
 	a.vars.set("signal_bond", b.UUID)
-	a.vars.set("last_bridge_to", b.UUID)
-	a.vars.set("bridge_channel", b.Name)
-	a.vars.set("bridge_uuid", b.UUID)
 	a.vars.set("last_sent_callee_id_name", "Outbound Call")
 	a.vars.set("last_sent_callee_id_number", b.calleeNum)
-	a.vars.set("last_bridge_role", "originator")
 	now := op.s.clock.Now()
 	a.bridgedAt, b.bridgedAt = now, now
 	a.other, a.otherType = b, "originatee"
 	b.other, b.otherType = a, "originator"
+	a.otherLeg, a.otherLegType = b, "originatee"
 	b.vars.set("bridge_uuid", a.UUID)
+	b.vars.set("last_bridge_to", a.UUID)
+	b.vars.set("bridge_channel", a.Name)
 	a.s.fire(a.event("CHANNEL_BRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1689,
 		[]Header{{"Bridge-A-Unique-ID", a.UUID}, {"Bridge-B-Unique-ID", b.UUID}}, nil))
+	b.setState("CS_EXCHANGE_MEDIA")
+	// Set once the bridge runs: CHANNEL_BRIDGE itself does not show them (03).
+	a.vars.set("last_bridge_to", b.UUID)
+	a.vars.set("bridge_channel", b.Name)
+	a.vars.set("bridge_uuid", b.UUID)
 }
 
 // bridgeEnded: the bridged B leg hung up (or was hung up because A did).
@@ -690,15 +713,22 @@ func (op *bridgeOp) bridgeEnded(b *Channel) {
 	a := op.a
 	if a.hungup {
 		a.vars.set("bridge_hangup_cause", "NORMAL_CLEARING")
+		a.vars.set("last_bridge_role", "originator")
 	} else {
 		a.vars.set("bridge_hangup_cause", b.cause)
 		a.vars.set("last_bridge_hangup_cause", b.cause)
 	}
 	a.s.fire(a.event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879,
 		[]Header{{"Bridge-A-Unique-ID", a.UUID}, {"Bridge-B-Unique-ID", b.UUID}}, nil))
-	if !a.hungup {
-		a.other = nil
+	// The B leg learns it last: its CHANNEL_DESTROY shows it, its HANGUP_COMPLETE not (03).
+	bc := b.cause
+	if a.hungup {
+		bc = a.cause
 	}
+	if a.hungup {
+		b.destroyVars = append(b.destroyVars, Header{"bridge_hangup_cause", bc})
+	}
+	a.other = nil
 	b.other = nil
 	a.bridge = nil
 	a.finishApp(op.app)
@@ -830,6 +860,9 @@ func (s *Server) originate(args string) string {
 		}
 		w.leg = nil
 		res <- "+OK " + w.UUID + "\n"
+		// The originated leg leaves CS_CONSUME_MEDIA for its application (01, 03).
+		w.s.fire(w.event("CALL_UPDATE", "switch_channel.c", "switch_channel_perform_mark_answered", 3900, nil, nil))
+		w.setState("CS_EXECUTE")
 		if app, ok := strings.CutPrefix(what, "&"); ok {
 			name, arg, _ := strings.Cut(app, "(")
 			arg = strings.TrimSuffix(arg, ")")

@@ -66,20 +66,28 @@ type Channel struct {
 
 	other     *Channel // bridged to
 	otherType string   // originator | originatee, as seen from this channel
-	sock      *conn
-	parkApp   *appRun // socket or park application the channel sits in
-	parked    bool
-	apps      []*appRun
-	cur       *appRun
-	peer      *Channel // loopback twin
-	ep        *Endpoint
-	timers    []Timer
-	bridge    *bridgeOp // bridge application running on this channel
-	leg       *legState // this channel is a B leg of a bridge/originate
-	verbose   bool
-	dtmfWait  func(digit string)
-	exports   *varList
-	onAnswer  []func()
+	// otherLeg is the profile events show as Other-Leg-*: the originator from a B leg's
+	// creation on, the bridged B on an A leg from CHANNEL_BRIDGE on; it stays after the
+	// bridge ends, as FreeSWITCH keeps the profile.
+	otherLeg     *Channel
+	otherLegType string
+	sock         *conn
+	parkApp      *appRun // socket or park application the channel sits in
+	parked       bool
+	apps         []*appRun
+	cur          *appRun
+	peer         *Channel // loopback twin
+	ep           *Endpoint
+	timers       []Timer
+	bridge       *bridgeOp // bridge application running on this channel
+	leg          *legState // this channel is a B leg of a bridge/originate
+	verbose      bool
+	dtmfWait     func(digit string)
+	exports      *varList
+	onAnswer     []func()
+
+	afterHangupEvent func()   // runs once, right after CHANNEL_HANGUP
+	destroyVars      []Header // set just before CHANNEL_DESTROY (the bridge thread's last word)
 
 	restPending    bool // hung up, the rest waits for the sync-mode socket to end
 	destroyPending bool // hung up, destroy waits for the lingering socket to end
@@ -94,8 +102,22 @@ type appRun struct {
 	timer           Timer
 	response        string
 	finished        bool
-	onHangup        func() // stop what the app does when the channel hangs up
-	signalled       bool   // done closed
+	onHangup        func()   // stop what the app does when the channel hangs up
+	signalled       bool     // done closed
+	cmd             *Message // the sendmsg that asked for it (PRIVATE_COMMAND once done)
+	starting        bool     // inside its start function
+}
+
+// firePrivate fires the PRIVATE_COMMAND event FreeSWITCH emits for a sendmsg it handled:
+// the command's headers with the channel's basic data.
+func (ch *Channel) firePrivate(m *Message) {
+	var pre []Header
+	for _, h := range m.Headers {
+		if !strings.EqualFold(h.Name, "Content-Length") {
+			pre = append(pre, h)
+		}
+	}
+	ch.s.fire(ch.event("PRIVATE_COMMAND", "switch_ivr.c", "switch_ivr_parse_event", 300, pre, nil))
 }
 
 // signalDone wakes the sync-mode sendmsg waiting for this application (once).
@@ -168,11 +190,11 @@ func (ch *Channel) addChannelData(e *Event, name string) {
 		e.add("Channel-"+d+"-Codec-Bit-Rate", "64000")
 	}
 	ch.addProfile(e, "Caller-", true)
-	if ch.other != nil {
-		e.add("Other-Type", ch.otherType)
-		ch.other.addProfile(e, "Other-Leg-", false)
+	if o := ch.otherLeg; o != nil {
+		e.add("Other-Type", ch.otherLegType)
+		o.addProfile(e, "Other-Leg-", false)
 	}
-	if !ch.verbose && !extendedEvents[name] {
+	if !ch.verbose && !extendedEvents[name] || name == "CHANNEL_UUID" {
 		return // switch_channel_event_set_extended_data: variables only on these
 	}
 	for _, k := range ch.vars.keys {
@@ -316,6 +338,7 @@ func (ch *Channel) markProgress(media bool) {
 		}
 		ch.mediaAt = now
 		ch.answer = "early"
+		ch.vars.set("endpoint_disposition", "EARLY MEDIA")
 		ch.vars.set("progress_media_stamp", now.Format("2006-01-02 15:04:05"))
 		ch.s.fire(ch.event("CHANNEL_PROGRESS_MEDIA", "switch_channel.c", "switch_channel_perform_mark_pre_answered", 3680, nil, nil))
 		ch.setCallState("EARLY")
@@ -344,9 +367,7 @@ func (ch *Channel) markAnswered() {
 	ch.answer = "answered"
 	ch.s.fire(ch.event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, nil, nil))
 	ch.setCallState("ACTIVE")
-	if _, ok := ch.vars.get("endpoint_disposition"); !ok || ch.leg == nil {
-		ch.vars.set("endpoint_disposition", "ANSWER")
-	}
+	ch.vars.set("endpoint_disposition", "ANSWER")
 	if ch.peer != nil {
 		ch.peer.markAnswered()
 	}
@@ -418,7 +439,9 @@ func (ch *Channel) startApp(a *appRun) {
 		ch.vars.del("current_application_data")
 	}
 	ch.s.fire(ch.event("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, nil, a.headers(false)))
+	a.starting = true
 	run(ch, a)
+	a.starting = false
 }
 
 // finishApp completes the running application a (CHANNEL_EXECUTE_COMPLETE) and starts the
@@ -435,6 +458,12 @@ func (ch *Channel) finishApp(a *appRun) {
 		ch.vars.set("current_application_response", a.response)
 	}
 	ch.s.fire(ch.event("CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec", 2967, nil, a.headers(true)))
+	if a.cmd != nil && !ch.hungup && !a.starting {
+		// Traced: a playback's sendmsg came back as PRIVATE_COMMAND after its COMPLETE
+		// (02); an instant application's (answer, 09-inbound-fs-shutdown) and a bridge
+		// ended by a hangup (03-bridge-answer) did not.
+		ch.firePrivate(a.cmd)
+	}
 	if ch.cur == a {
 		ch.cur = nil
 	}
@@ -461,6 +490,10 @@ func (ch *Channel) hangup(cause string) {
 	}
 	ch.timers = nil
 	ch.s.fire(ch.event("CHANNEL_HANGUP", "switch_channel.c", "switch_channel_perform_hangup", 3445, nil, nil))
+	if f := ch.afterHangupEvent; f != nil {
+		ch.afterHangupEvent = nil
+		f()
+	}
 	if sock := ch.sock; sock != nil && !sock.async {
 		// Sync mode: the linger notice arrived before CHANNEL_HANGUP reached the socket and
 		// nothing after it (09-outbound-sync-mode); other subscribers see everything.
@@ -492,7 +525,8 @@ func (ch *Channel) hangupRest() {
 	}
 	// Bridged: the other side goes too (bridge app) or is told (B leg ended).
 	if o := ch.other; o != nil && o.bridge == nil && ch.bridge != nil {
-		// A hung up while bridged: B follows.
+		// A hung up while bridged: B follows, knowing why (03-bridge-answer).
+		o.vars.set("last_bridge_hangup_cause", cause)
 		o.hangup("NORMAL_CLEARING")
 	}
 	if a := ch.cur; a != nil {
@@ -524,13 +558,13 @@ func (ch *Channel) hangupRest() {
 		ch.finishApp(p)
 	}
 	ch.setState("CS_HANGUP")
+	ch.vars.set("hangup_cause", cause)
+	ch.vars.set("hangup_cause_q850", fmt.Sprint(q850[cause]))
 	ch.setCallState("HANGUP")
 	if ch.peer != nil {
 		ch.peer.hangup(cause)
 	}
 	ch.setState("CS_REPORTING")
-	ch.vars.set("hangup_cause", cause)
-	ch.vars.set("hangup_cause_q850", fmt.Sprint(q850[cause]))
 	ch.vars.set("end_stamp", ch.hangupAt.Format("2006-01-02 15:04:05"))
 	ch.vars.set("billsec", fmt.Sprint(billsec(ch)))
 	ch.s.fire(ch.event("CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", "switch_core_session_reporting_state", 943,
@@ -567,6 +601,9 @@ func (ch *Channel) socketEnded() {
 // destroy fires CHANNEL_DESTROY and forgets the channel.
 func (ch *Channel) destroy() {
 	ch.destroyPending = false
+	for _, h := range ch.destroyVars {
+		ch.vars.set(h.Name, h.Value)
+	}
 	ch.s.fire(ch.event("CHANNEL_DESTROY", "switch_core_session.c", "switch_core_session_perform_destroy", 1600, nil, nil))
 	ch.state = "CS_DESTROY"
 	ch.fireSimple("CHANNEL_STATE", "switch_core_state_machine.c", "switch_core_session_destroy_state", 700)

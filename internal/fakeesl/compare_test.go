@@ -273,6 +273,19 @@ func compareStreams(conn string, want, got []*Message, client map[string]bool) [
 	}
 	wr, wg, worder := split(want)
 	gr, gg, gorder := split(got)
+	if strings.HasPrefix(conn, "outbound") {
+		// The async socket application parks the channel as it connects; whether that
+		// CHANNEL_PARK reaches the socket depends on a race inside FreeSWITCH between the
+		// park and `myevents` (README: it did not in 02b case 1, 03-bridge-busy call 2,
+		// 09-inbound-fs-shutdown). A leading PARK is not compared on outbound sockets.
+		for _, g := range []map[string][]string{wg, gg} {
+			for k, evs := range g {
+				if len(evs) > 0 && strings.HasPrefix(evs[0], "CHANNEL_PARK ") {
+					g[k] = evs[1:]
+				}
+			}
+		}
+	}
 	for i := 0; i < len(wr) || i < len(gr); i++ {
 		w, g := "(none)", "(none)"
 		if i < len(wr) {
@@ -289,8 +302,14 @@ func compareStreams(conn string, want, got []*Message, client map[string]bool) [
 	for _, k := range worder {
 		w, g := wg[k], gg[k]
 		if d := firstDiff(w, g); d >= 0 {
-			diffs = append(diffs, fmt.Sprintf("%s events of %s differ at #%d:\n  FreeSWITCH: %s\n  fake:       %s", conn, k, d,
-				strings.Join(w, "\n              "), strings.Join(g, "\n              ")))
+			at := func(x []string) string {
+				if d < len(x) {
+					return x[d]
+				}
+				return "(none)"
+			}
+			diffs = append(diffs, fmt.Sprintf("%s events of %s differ at #%d:\n  FreeSWITCH: %s\n  fake:       %s\n  FreeSWITCH sequence: %s\n  fake sequence:       %s",
+				conn, k, d, at(w), at(g), names(w), names(g)))
 		}
 	}
 	for _, k := range gorder {
@@ -309,4 +328,27 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return -1
+}
+
+func names(x []string) string {
+	var out []string
+	for _, s := range x {
+		n, rest, _ := strings.Cut(s, " ")
+		if n == "CHANNEL_STATE" || n == "CHANNEL_CALLSTATE" {
+			for _, f := range strings.Fields(rest) {
+				if strings.HasPrefix(f, "Channel-State=") || strings.HasPrefix(f, "Channel-Call-State=") {
+					n += "(" + f[strings.IndexByte(f, '=')+1:] + ")"
+				}
+			}
+		}
+		if n == "CHANNEL_EXECUTE" || n == "CHANNEL_EXECUTE_COMPLETE" {
+			for _, f := range strings.Fields(rest) {
+				if strings.HasPrefix(f, "Application=") {
+					n += "(" + f[len("Application="):] + ")"
+				}
+			}
+		}
+		out = append(out, strings.TrimPrefix(n, "CHANNEL_"))
+	}
+	return strings.Join(out, " ")
 }

@@ -674,7 +674,7 @@ func (c *conn) sendmsg(m *Message, uuid string) bool {
 			done = make(chan struct{})
 			c.hold()
 		}
-		a := &appRun{name: app, arg: arg, uuid: appUUID, loops: loops, done: done, fromSocket: true}
+		a := &appRun{name: app, arg: arg, uuid: appUUID, loops: loops, done: done, fromSocket: true, cmd: m}
 		if done == nil {
 			// Async: +OK at once; the session thread runs the application afterwards.
 			c.reply("+OK")
@@ -698,6 +698,9 @@ func (c *conn) sendmsg(m *Message, uuid string) bool {
 		}
 		c.reply("+OK")
 		if !ch.hungup {
+			// The sendmsg comes back as PRIVATE_COMMAND once handled: right after the
+			// CHANNEL_HANGUP it caused (02, 03-bridge-answer).
+			ch.afterHangupEvent = func() { ch.firePrivate(m) }
 			ch.hangup(cause)
 		}
 	default:
