@@ -22,6 +22,8 @@ package config
 //	{P}:media                 HASH    media name → MediaInfo JSON
 //	{P}:media:<name>          STRING  the media file's bytes
 //	{P}:media-users:<name>    SET     ids of users whose sheet references the media
+//	{P}:user-refs:<id>        SET     ids of users whose sheet references user:<id>
+//	                                  (forwards, simultaneous ring, supervision keys)
 //	{P}:tokens                HASH    token name → Token JSON (name, scope, created, hash)
 //	{P}:token-hashes          HASH    SHA-256 (hex) of a token's secret → Token JSON without
 //	                                  the hash (Authenticate is one HGET)
@@ -68,6 +70,7 @@ func (k Keys) PINs() string                  { return k.cfg + "pins" }
 func (k Keys) MediaIndex() string            { return k.cfg + "media" }
 func (k Keys) Media(name string) string      { return k.cfg + "media:" + name }
 func (k Keys) MediaUsers(name string) string { return k.cfg + "media-users:" + name }
+func (k Keys) UserRefs(id string) string     { return k.cfg + "user-refs:" + id }
 func (k Keys) Tokens() string                { return k.cfg + "tokens" }
 func (k Keys) TokenHashes() string           { return k.cfg + "token-hashes" }
 func (k Keys) Audit(kind, id string) string  { return k.cfg + "audit:" + kind + ":" + id }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -400,6 +401,14 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 	for i, u := range userRefs {
 		exists[i] = pipe.Exists(ctx, k.User(u))
 	}
+	// Who references a user this write deletes: a deleted user must not leave
+	// user:<id> targets or supervision keys dangling in other sheets.
+	referrers := map[string]*redis.StringSliceCmd{}
+	for i, w := range ws {
+		if w.next == nil && olds[i].sheet != nil {
+			referrers[w.id] = pipe.SMembers(ctx, k.UserRefs(w.id))
+		}
+	}
 	var mediaCmd, numCmd, epCmd *redis.SliceCmd
 	if len(media) > 0 {
 		mediaCmd = pipe.HMGet(ctx, k.MediaIndex(), media...)
@@ -454,8 +463,33 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 		facts.DeviceOwners[e] = owner
 	}
 
+	// A referrer that this very write deletes, or edits so that it no longer references
+	// the deleted user, does not block.
+	var refCounts []string
+	for _, w := range ws {
+		cmd, deleted := referrers[w.id]
+		if !deleted {
+			continue
+		}
+		var blocking []string
+		for _, ref := range cmd.Val() {
+			if next, in := batch[ref]; in && (next == nil || !slices.Contains(next.Refs().Users, w.id)) {
+				continue
+			}
+			blocking = append(blocking, ref)
+		}
+		if len(blocking) > 0 {
+			slices.Sort(blocking)
+			return nil, &InUseError{What: "user " + w.id, Users: blocking[:min(len(blocking), 10)]}
+		}
+		refCounts = append(refCounts, w.id, strconv.Itoa(len(cmd.Val())))
+	}
+
 	// 3. What the write relies on: the script re-checks every fact above.
 	t := newTx()
+	for i := 0; i < len(refCounts); i += 2 {
+		t.check("scard", k.UserRefs(refCounts[i]), "", refCounts[i+1])
+	}
 	for i, w := range ws {
 		t.check("get", k.User(w.id), "", olds[i].raw)
 	}
@@ -525,10 +559,11 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 		}
 		var keep []string
 		var keepEP string
-		var keepMedia []string
+		var keepMedia, keepUsers []string
 		if w.next != nil {
 			keep = w.next.Numbers()
 			keepMedia = w.next.Refs().Media
+			keepUsers = w.next.Refs().Users
 			if w.next.Device != nil {
 				keepEP = w.next.Device.Endpoint
 			}
@@ -549,7 +584,13 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 				t.op("srem", k.MediaUsers(m), w.id, "")
 			}
 		}
+		for _, u := range old.Refs().Users {
+			if !slices.Contains(keepUsers, u) {
+				t.op("srem", k.UserRefs(u), w.id, "")
+			}
+		}
 		if w.next == nil {
+			t.op("del", k.UserRefs(w.id), "", "")
 			t.op("del", k.User(w.id), "", "")
 			t.op("zrem", k.Users(), w.id, "")
 			t.op("hdel", k.PINs(), w.id, "")
@@ -593,6 +634,9 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 		}
 		for _, m := range next.Refs().Media {
 			t.op("sadd", k.MediaUsers(m), w.id, "")
+		}
+		for _, u := range next.Refs().Users {
+			t.op("sadd", k.UserRefs(u), w.id, "")
 		}
 		s.record(t, KindUser, w.id, actor, op, next.Version, diff(before, next, "version", "voicemail.pin_set"))
 		if old != nil {
