@@ -1,8 +1,6 @@
 package dialplan
 
 import (
-	"sync"
-
 	"github.com/sophia-pbx/sophia/config"
 )
 
@@ -26,21 +24,13 @@ var inbound = [...]rule{
 }
 
 // Decide returns the plan for an inbound call: pure, the same Input gives the same Plan.
-// It builds in pooled storage and returns a Plan of its own holding only what the plan
-// uses; DecideInto into a reused Plan allocates nothing.
+// It allocates the Plan and its storage (about 5 KB); the call path decides into reused
+// Plans instead (DecideInto allocates nothing), as callflow does.
 func Decide(in *Input) *Plan {
-	buf := bufs.Get().(*planBuf)
-	p := &Plan{buf: buf}
+	p := new(Plan)
 	DecideInto(in, p)
-	p.compact()
-	buf.clear()
-	bufs.Put(buf)
 	return p
 }
-
-// bufs recycles Decide's working storage. A pool is no shared state: whatever a buffer
-// held before, reset clears it, and no decision reads it.
-var bufs = sync.Pool{New: func() any { return new(planBuf) }}
 
 // DecideInto is Decide building into p, which it resets first: a caller routing many
 // calls, or one call through several users, reuses one Plan.

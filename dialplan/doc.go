@@ -58,6 +58,7 @@
 //
 // # Cost
 //
-// DecideInto into a reused Plan allocates nothing; Decide allocates the Plan (about 5 KB,
-// its steps and legs inline). callflow reuses Plans from a pool.
+// DecideInto into a reused Plan allocates nothing; Decide allocates a Plan and its
+// storage (about 5 KB, room for the largest plan a valid sheet makes). dialplan keeps no
+// pool (no global state): callflow, which runs every call, reuses Plans from its own.
 package dialplan

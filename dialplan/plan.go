@@ -307,7 +307,7 @@ type Plan struct {
 	_     noCopy
 	User  string // whose plan this is
 	Steps []Step
-	buf   *planBuf // DecideInto's working storage, nil in a plan Decide returned
+	buf   *planBuf // the storage Steps point into, reused by the next DecideInto
 }
 
 // planBuf is a Plan's inline storage: enough for every plan of a valid sheet, so that
@@ -344,41 +344,6 @@ func (b *planBuf) clear() {
 	clear(b.legs[:b.usedLegs])
 	clear(b.skips[:b.usedSkips])
 	b.usedSteps, b.usedLegs, b.usedSkips = 0, 0, 0
-}
-
-// compact moves p's steps, legs and skips out of its working storage into slices of
-// their exact size, and detaches the storage: a Plan that lives on holds a few hundred
-// bytes per step actually used, not the whole buffer.
-func (p *Plan) compact() {
-	steps := make([]Step, len(p.Steps))
-	copy(steps, p.Steps)
-	nl, ns := 0, 0
-	for i := range steps {
-		nl += len(steps[i].Legs)
-		ns += len(steps[i].Skips)
-	}
-	var legs []Leg
-	var skips []Skip
-	if nl > 0 {
-		legs = make([]Leg, 0, nl)
-	}
-	if ns > 0 {
-		skips = make([]Skip, 0, ns)
-	}
-	for i := range steps {
-		if l := steps[i].Legs; len(l) > 0 {
-			lo := len(legs)
-			legs = append(legs, l...)
-			steps[i].Legs = legs[lo:len(legs):len(legs)]
-		}
-		if k := steps[i].Skips; len(k) > 0 {
-			lo := len(skips)
-			skips = append(skips, k...)
-			steps[i].Skips = skips[lo:len(skips):len(skips)]
-		}
-	}
-	p.Steps = steps
-	p.buf = nil
 }
 
 // String sums the plan up as "rule: action targets" of its first step, e.g.
