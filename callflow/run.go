@@ -102,10 +102,10 @@ type Result struct {
 // plans recycles Plans: a decision into a reused Plan allocates nothing.
 var plans = sync.Pool{New: func() any { return new(dialplan.Plan) }}
 
-// ringTimeoutS bounds an outbound call's ring (the network usually gives up first).
+// outboundTimeoutS bounds an outbound call's ring (the network usually gives up first).
 const outboundTimeoutS = 180
 
-// Run routes an inbound call: it decides the plan for call.User (dialplan.Decide), carries
+// Run routes an inbound call: it decides the plan for call.User (dialplan.DecideInto), carries
 // out each step with d, follows the step's outcome to the next, routes again for a
 // forward to another user with the diversion history extended, until the call ends. It
 // returns the trace and the outcome; an error when the first user cannot be loaded, ctx
@@ -127,6 +127,9 @@ func Run(ctx context.Context, call *Call, d Driver, dir Directory, opt *Options)
 	p := plans.Get().(*dialplan.Plan)
 	defer plans.Put(p)
 	uid := call.User
+	if uid == "" && view.User != nil && view.User.Sheet != nil {
+		uid = view.User.Sheet.ID
+	}
 	for {
 		if view.User == nil || view.User.Sheet == nil {
 			return r.res, fmt.Errorf("route call to %q: no sheet", uid)
