@@ -276,8 +276,15 @@ func (b *builder) divertingParty() Party {
 // information always.
 func (b *builder) outsideLeg(num string, why Reason, confirm bool) Leg {
 	cid, asserted := b.in.Call.From, ""
-	if cid.Number == "" {
+	switch {
+	case cid.Number == "":
 		cid = Party{}
+	case config.IsExtension(cid.Number):
+		// An internal caller's extension means nothing outside: present the user's
+		// number, keeping the caller's name.
+		cid.Number = ""
+	}
+	if cid.Number == "" {
 		if pn, hidden := defaultPresented(b.c); !hidden {
 			cid.Number = pn
 		} else {

@@ -285,6 +285,9 @@ func TestLegs(t *testing.T) {
 		{name: "anonymous caller, anonymous user: nothing presented", edit: all(simRing(false, aliceMobile), func(s *config.Sheet) { s.PresentedNumber.Mode = config.PresentAnonymous }), from: Party{}, leg: 1,
 			want: Leg{Kind: LegNumber, Target: aliceMobile, Dial: aliceMobile, Asserted: aliceMain,
 				Redirect: Redirect{From: aliceAsDiverter, User: "alice", Reason: ReasonSimultaneous, Count: 1}}},
+		{name: "an internal caller's extension is not presented outside", edit: simRing(false, aliceMobile), from: Party{Number: "1002", Name: "Bob"}, leg: 1,
+			want: Leg{Kind: LegNumber, Target: aliceMobile, Dial: aliceMobile, CallerID: Party{Number: aliceMain, Name: "Bob"}, Display: "Bob",
+				Redirect: Redirect{From: aliceAsDiverter, User: "alice", Reason: ReasonSimultaneous, Count: 1}}},
 		{name: "simultaneous user device", edit: simRing(true, "user:bob"), to: aliceMobile, history: hist, leg: 1,
 			want: Leg{Kind: LegUserDevice, Target: "user:bob", User: "bob", CallerID: carol, Display: "Carol",
 				Redirect: Redirect{From: Party{Number: aliceMobile, Name: "Alice Martin"}, User: "alice", Reason: ReasonSimultaneous, Count: 2}}},
@@ -437,7 +440,8 @@ func checkPlan(t testing.TB, in *Input, p *Plan) {
 				if l.Kind != LegDevice && l.Redirect.Count > hops {
 					t.Errorf("step %d leg %s: hop count %d > limit %d", i, l.Target, l.Redirect.Count, hops)
 				}
-				if l.Kind == LegNumber && l.CallerID.Number != in.Call.From.Number && l.CallerID.Number != "" && !MayPresent(in.User, l.CallerID.Number) {
+				fromOK := l.CallerID.Number == in.Call.From.Number && !config.IsExtension(l.CallerID.Number)
+				if l.Kind == LegNumber && !fromOK && l.CallerID.Number != "" && !MayPresent(in.User, l.CallerID.Number) {
 					t.Errorf("step %d leg %s presents %q, which the user may not present", i, l.Target, l.CallerID.Number)
 				}
 				if l.Kind == LegUserDevice && l.User == self {

@@ -31,7 +31,8 @@
 //     caller's number and name, with diversion information (Leg.Redirect: who forwarded,
 //     why, the hop count) always set, since trunks accept a foreign caller ID only with
 //     it. When the caller withheld its number, the leg presents the forwarding user's
-//     own presented number (as on its outbound calls) and no name.
+//     own presented number (as on its outbound calls) and no name; when the caller is an
+//     internal extension, that number with the caller's name.
 //
 // A forward to an outside number rings for ForwardTimeoutS; if that leg is busy the caller
 // hears the user's busy sound, if nobody answers the call is missed, if it is unreachable

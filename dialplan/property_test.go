@@ -111,7 +111,7 @@ func randInput(t testing.TB, r source) *Input {
 		Active: r.IntN(4),
 		Now:    time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(365*24*4)) * 15 * time.Minute),
 		Call: Call{
-			From: pick(r, Party{Number: callerNum, Name: "Carol"}, Party{}, Party{Number: "+33478000002", Name: "Bob"}),
+			From: pick(r, Party{Number: callerNum, Name: "Carol"}, Party{}, Party{Number: "+33478000002", Name: "Bob"}, Party{Number: "1002", Name: "Bob"}),
 			To:   pick(r, aliceMain, aliceMobile, aliceDirect, "+33478000002", "1001", ""),
 		},
 	}
