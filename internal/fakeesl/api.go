@@ -109,8 +109,11 @@ func (s *Server) apiExec(line string, c *conn, after *func()) string {
 		})
 	case "uuid_break":
 		return uuidCmd(1, func(ch *Channel, a []string) string {
-			if ch.cur != nil && ch.cur.name != "bridge" {
-				ch.finishApp(ch.cur)
+			if a := ch.cur; a != nil && a.name != "bridge" {
+				if a.onHangup != nil {
+					a.onHangup() // stops what it plays (PLAYBACK_STOP)
+				}
+				ch.finishApp(a)
 			}
 			return "+OK\n"
 		})

@@ -161,12 +161,24 @@ func appPlayback(ch *Channel, a *appRun) {
 	ch.s.plays = append(ch.s.plays, Playback{UUID: ch.UUID, App: a.name, File: a.arg, At: ch.s.clock.Now()})
 	d, ends := mediaLength(a.arg)
 	a.response = "FILE PLAYED"
+	file := []Header{{"Playback-File-Path", a.arg}}
+	ch.s.fire(ch.event("PLAYBACK_START", "switch_ivr_play_say.c", "switch_ivr_play_file", 1500, nil, file))
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			ch.s.fire(ch.event("PLAYBACK_STOP", "switch_ivr_play_say.c", "switch_ivr_play_file", 2000, nil,
+				append(file, Header{"Playback-Status", "done"})))
+		}
+	}
+	a.onHangup = stop
 	if !ends {
 		return
 	}
 	ch.appAfter(a, d*time.Duration(max(a.loops, 1)), func() {
 		ch.vars.set("playback_ms", strconv.Itoa(int(d/time.Millisecond)))
 		ch.vars.set("playback_seconds", strconv.Itoa(int(d/time.Second)))
+		stop()
 		ch.finishApp(a)
 	})
 }

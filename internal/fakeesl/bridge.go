@@ -205,10 +205,12 @@ type bridgeOp struct {
 	timedOut bool
 	done     bool
 	winner   *legState
-	lastReal string // hangup cause of the last real B channel
-	rec      *BridgeRecord
-	onResult func(ok bool, cause string, winner *Channel)
-	cid      [2]string // originate API caller id (name, number)
+	lastReal string // hangup cause reported as last_bridge_hangup_cause on failure
+	// where lastReal came from (group, index in it)
+	lastRealGroup, lastRealIdx int
+	rec                        *BridgeRecord
+	onResult                   func(ok bool, cause string, winner *Channel)
+	cid                        [2]string // originate API caller id (name, number)
 }
 
 type legState struct {
@@ -227,7 +229,7 @@ type legState struct {
 func appBridge(ch *Channel, a *appRun) {
 	s := ch.s
 	global, groups := parseDialString(a.arg)
-	op := &bridgeOp{s: s, a: ch, app: a, global: global, groups: groups}
+	op := &bridgeOp{s: s, a: ch, app: a, global: global, groups: groups, lastRealGroup: -1}
 	op.rec = &BridgeRecord{UUID: ch.UUID, DialString: a.arg, Global: global.snapshot()}
 	s.bridges = append(s.bridges, op.rec)
 	ch.bridge = op
@@ -563,6 +565,10 @@ func (op *bridgeOp) legProgress(l *legState, media bool) {
 		}
 		return
 	}
+	// A learns which legs it is dialling once one of them signals (03).
+	if _, legs := op.causesVar(nil); legs != "" {
+		op.a.vars.set("originated_legs", legs)
+	}
 	op.a.markProgress(media)
 }
 
@@ -577,6 +583,7 @@ func (op *bridgeOp) legAnswered(l *legState) {
 		l.ch.dtmfWait = func(d string) {
 			if d == l.waitKey && !op.done && !l.done {
 				l.ch.dtmfWait = nil
+				l.ch.vars.set("read_result", "success")
 				op.win(l)
 			}
 		}
@@ -593,7 +600,11 @@ func (op *bridgeOp) legHungUp(l *legState) {
 		}
 		return
 	}
-	op.lastReal = b.cause
+	// last_bridge_hangup_cause: the first real leg (dial order) of the last group that
+	// had one (simultaneous busy+reject: USER_BUSY; failover: the only real leg's cause).
+	if op.lastRealGroup != op.gi || op.lastRealIdx > l.idx {
+		op.lastReal, op.lastRealGroup, op.lastRealIdx = b.cause, op.gi, l.idx
+	}
 	l.finish(b.cause)
 	op.checkGroup()
 }
@@ -616,6 +627,18 @@ func (op *bridgeOp) checkGroup() {
 		cause = op.legs[0].cause
 	}
 	if op.gi+1 < len(op.groups) {
+		// A shows each failed group's result until the next one decides (README: the
+		// failover's CHANNEL_ANSWER still showed USER_BUSY/BUSY).
+		if op.a != nil {
+			op.a.vars.set("originate_disposition", cause)
+			op.a.vars.set("DIALSTATUS", dialStatus(cause))
+			if causes, _ := op.causesVar(nil); causes != "" {
+				op.a.vars.set("originate_causes", causes)
+			}
+			if op.lastReal != "" {
+				op.a.vars.set("last_bridge_hangup_cause", op.lastReal)
+			}
+		}
 		op.gi++
 		op.startGroup()
 		return
@@ -667,12 +690,17 @@ func (op *bridgeOp) win(l *legState) {
 	op.rec.Legs[l.recIdx].Cause = "NONE"
 	op.rec.Result = "SUCCESS"
 	op.rec.Winner = l.ch.UUID
+	lost := false
 	for _, o := range op.legs {
 		if o != l && o.ch != nil && !o.ch.hungup {
 			o.cause = "LOSE_RACE"
 			op.rec.Legs[o.recIdx].Cause = "LOSE_RACE"
 			o.ch.hangup("LOSE_RACE")
+			lost = true
 		}
+	}
+	if lost && op.a != nil {
+		op.a.vars.set("last_bridge_hangup_cause", "LOSE_RACE") // 03-bridge-simultaneous
 	}
 	b := l.ch
 	if op.a == nil {
@@ -749,6 +777,7 @@ func (op *bridgeOp) cancel() {
 	for _, l := range op.legs {
 		if !l.done && l.ch != nil {
 			l.finish("ORIGINATOR_CANCEL")
+			l.ch.vars.set("last_bridge_hangup_cause", "ORIGINATOR_CANCEL")
 			l.ch.hangup("ORIGINATOR_CANCEL")
 		}
 	}
@@ -839,7 +868,7 @@ func (s *Server) originate(args string) string {
 			global.set("originate_timeout", f[6])
 		}
 	}
-	op := &bridgeOp{s: s, global: global, groups: groups}
+	op := &bridgeOp{s: s, global: global, groups: groups, lastRealGroup: -1}
 	if len(f) > 4 {
 		op.cid[0] = f[4]
 	}

@@ -343,8 +343,8 @@ func (ch *Channel) markProgress(media bool) {
 		ch.s.fire(ch.event("CHANNEL_PROGRESS_MEDIA", "switch_channel.c", "switch_channel_perform_mark_pre_answered", 3680, nil, nil))
 		ch.setCallState("EARLY")
 	} else {
-		if !ch.progressAt.IsZero() {
-			return
+		if !ch.progressAt.IsZero() || !ch.mediaAt.IsZero() {
+			return // ringing after early media shows nothing more (03-bridge-caller-hangs-up-ringing)
 		}
 		ch.progressAt = now
 		ch.s.fire(ch.event("CHANNEL_PROGRESS", "switch_channel.c", "switch_channel_perform_mark_ring_ready_value", 3560, nil, nil))

@@ -153,7 +153,7 @@ func (rc *replayConn) read() {
 		rc.mu.Lock()
 		rc.got = append(rc.got, ms...)
 		for _, m := range ms {
-			if significant(m) {
+			if counted(m, rc.outbound) {
 				rc.parsed++
 			}
 		}
@@ -213,12 +213,19 @@ func newReplayer(t *testing.T, file string) *replayer {
 		t.Fatal(err)
 	}
 	r.s = s
+	// A uuid the client chose is one we sent before FreeSWITCH sent it; the fake sees it
+	// as is. One FreeSWITCH made (a B leg's) is translated when we send it (translate).
 	r.clientUUIDs = map[string]bool{}
+	seen := map[string]bool{}
 	for _, c := range tr.chunks {
-		if c.note == "" && !c.in {
-			for _, u := range uuidRe.FindAllString(string(c.data), -1) {
+		if c.note != "" {
+			continue
+		}
+		for _, u := range uuidRe.FindAllString(string(c.data), -1) {
+			if !seen[u] && !c.in {
 				r.clientUUIDs[u] = true
 			}
+			seen[u] = true
 		}
 	}
 	// Outbound connections are named in the order the trace accepted them.
@@ -444,7 +451,7 @@ func (r *replayer) run() {
 				}
 				parsers[c.conn] = rest
 				traceMsgs[c.conn] = append(traceMsgs[c.conn], m)
-				if significant(m) {
+				if counted(m, strings.HasPrefix(c.conn, "outbound")) {
 					expected[c.conn]++
 				}
 			}
@@ -456,7 +463,7 @@ func (r *replayer) run() {
 				r.diffs = append(r.diffs, fmt.Sprintf("t=%d: no connection %s", c.t-t0, c.conn))
 				continue
 			}
-			_, _ = rc.nc.Write(c.data)
+			_, _ = rc.nc.Write(r.translate(c.data, traceMsgs))
 			rc.tx += int64(len(c.data))
 		}
 	}
@@ -487,6 +494,44 @@ func (r *replayer) run() {
 		}
 	}
 	r.mu.Unlock()
+}
+
+// translate replaces in what we send the uuids FreeSWITCH generated (learned from its
+// events, e.g. a B leg's for uuid_kill) with the fake's uuid of the same channel: the one
+// with the same label (name and rank) on the same connection.
+func (r *replayer) translate(data []byte, traceMsgs map[string][]*Message) []byte {
+	us := uuidRe.FindAll(data, -1)
+	if len(us) == 0 {
+		return data
+	}
+	out := append([]byte(nil), data...)
+	for _, u := range us {
+		if r.clientUUIDs[string(u)] {
+			continue
+		}
+		for name, ms := range traceMsgs {
+			label, ok := newNamer(ms, nil).names[string(u)]
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			rc := r.conns[name]
+			r.mu.Unlock()
+			if rc == nil {
+				continue
+			}
+			rc.mu.Lock()
+			got := append([]*Message(nil), rc.got...)
+			rc.mu.Unlock()
+			for fu, fl := range newNamer(got, nil).names {
+				if fl == label {
+					out = bytes.ReplaceAll(out, u, []byte(fu))
+				}
+			}
+			break
+		}
+	}
+	return out
 }
 
 func replay(t *testing.T, file string) {
@@ -523,9 +568,11 @@ func TestReplayOne(t *testing.T) {
 // required; the rest: see doc.go "Trace replay") can be run one by one with
 // FAKEESL_TRACE=<file> go test -run ReplayOne.
 var replayed = []string{
-	"01-inbound-basics.txt",
+	"01-inbound-basics.txt", "02-outbound-basic.txt",
 	"03-bridge-answer.txt", "03-bridge-answer-b-hangs-up.txt", "03-bridge-busy.txt",
-	"03-bridge-error-targets.txt", "03-bridge-user-not-registered.txt",
+	"03-bridge-caller-hangs-up-ringing.txt", "03-bridge-error-targets.txt", "03-bridge-failover.txt",
+	"03-bridge-group-confirm.txt", "03-bridge-noanswer-timeout.txt", "03-bridge-simultaneous.txt",
+	"03-bridge-user-not-registered.txt",
 	"09-inbound-fs-shutdown.txt",
 	"09-outbound-caller-hangup-linger-2s.txt", "09-outbound-caller-hangup-linger.txt",
 	"09-outbound-caller-hangup-no-linger.txt", "09-outbound-client-closes-socket.txt",
