@@ -33,6 +33,7 @@ type docParam struct{ name, schema, desc string }
 var (
 	pageQuery  = []docParam{{"limit", "integer", "page size, 1–500 (default 100)"}, {"after", "string", "the next of the previous page"}}
 	userQuery  = append([]docParam{{"site", "string", "only users of this site"}, {"name", "string", "only users whose name contains this (case-insensitive)"}, {"number", "string", "only the user holding this number (main or associated)"}}, pageQuery...)
+	callsQuery = []docParam{{"limit", "integer", "calls, newest first, 1–500 (default 50; the store keeps a bounded number per user)"}}
 	auditQuery = []docParam{{"limit", "integer", "entries, newest first, 1–500 (default 50; the store keeps a bounded number)"}}
 )
 
@@ -56,6 +57,7 @@ var docs = []docOp{
 	{method: "PATCH", path: "/v1/users/{id}", summary: "Change a sheet with a JSON merge patch (RFC 7396), atomically on the stored sheet; If-Match (or a version in the patch) optional.", access: token, body: "object", bodyType: "application/merge-patch+json", status: 200, answer: "Sheet", errors: []int{400, 404, 409, 413, 415, 422}},
 	{method: "DELETE", path: "/v1/users/{id}", summary: "Delete a user; If-Match optional.", access: token, status: 204, errors: []int{400, 404, 409}},
 	{method: "GET", path: "/v1/users/{id}/audit", summary: "The user's audit log, newest first: who, when, which fields.", access: token, query: auditQuery, status: 200, answer: "AuditPage", errors: []int{400, 404}},
+	{method: "GET", path: "/v1/users/{id}/calls", summary: "The user's call log, newest first: each call's end with its outcome (answered by whom, voicemail, busy, unavailable, missed with the reason).", access: token, query: callsQuery, status: 200, answer: "CallPage", errors: []int{400, 404}},
 	{method: "PUT", path: "/v1/users/{id}/voicemail/pin", summary: "Set the voicemail PIN (write-only: stored hashed, never returned).", access: token, body: "PINRequest", status: 204, errors: []int{400, 404, 413, 415, 422}},
 	{method: "POST", path: "/v1/users/{id}/dnd/on", summary: "Turn do-not-disturb on.", access: token, status: 200, answer: "Sheet", errors: []int{400, 404, 409, 422}},
 	{method: "POST", path: "/v1/users/{id}/dnd/off", summary: "Turn do-not-disturb off.", access: token, status: 200, answer: "Sheet", errors: []int{400, 404, 409, 422}},
@@ -66,6 +68,7 @@ var docs = []docOp{
 	{method: "POST", path: "/v1/users/{id}/forwards/scheduled/{index}/on", summary: "Turn scheduled rule {index} (from 0) on.", access: token, status: 200, answer: "Sheet", errors: []int{400, 404, 409, 422}},
 	{method: "POST", path: "/v1/users/{id}/forwards/scheduled/{index}/off", summary: "Turn scheduled rule {index} (from 0) off.", access: token, status: 200, answer: "Sheet", errors: []int{400, 404, 409, 422}},
 
+	{method: "GET", path: "/media/{file}", summary: "A media file as <name>.wav without a token, for the PBX's HTTP media cache (only when sophiad runs a PBX link; 404 otherwise).", access: public, status: 200, answer: "wav", errors: []int{404}},
 	{method: "GET", path: "/v1/media", summary: "List the media library.", access: token, status: 200, answer: "MediaPage"},
 	{method: "GET", path: "/v1/media/{name}", summary: "Download a media file (audio/wav; Range supported).", access: token, status: 200, answer: "wav", errors: []int{404}},
 	{method: "PUT", path: "/v1/media/{name}", summary: "Upload a media file: a WAV of PCM audio (anything else: 415 or 422).", access: admin, body: "wav", bodyType: "audio/wav", status: 201, answer: "MediaInfo", errors: []int{413, 415, 422}},
@@ -96,6 +99,7 @@ var docTypes = map[string]reflect.Type{
 	"SitePage":       reflect.TypeFor[Page[*config.Site]](),
 	"SheetPage":      reflect.TypeFor[Page[*config.Sheet]](),
 	"AuditPage":      reflect.TypeFor[Page[config.AuditEntry]](),
+	"CallPage":       reflect.TypeFor[Page[config.CallRecord]](),
 	"MediaPage":      reflect.TypeFor[Page[*config.MediaInfo]](),
 	"TokenPage":      reflect.TypeFor[Page[*config.Token]](),
 }

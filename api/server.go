@@ -30,6 +30,9 @@ type Options struct {
 	// (default 32 MiB).
 	MaxBodyBytes  int64
 	MaxMediaBytes int64
+	// PublicMedia serves the media library without a token at /media/<name>.wav, for
+	// the PBX's HTTP media cache (sophiad turns it on with a PBX link).
+	PublicMedia bool
 	// UI, when set, serves everything outside /v1/, /healthz, /readyz and /metrics:
 	// the admin web page (later work).
 	UI http.Handler
@@ -178,6 +181,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/users/{id}", token, s.deleteUser)
 	s.handle("GET /v1/users/{id}/audit", token, s.userAudit)
 	s.handle("PUT /v1/users/{id}/voicemail/pin", token, s.setPIN)
+	s.handle("GET /v1/users/{id}/calls", token, s.userCalls)
 
 	// Daily shortcuts: one small write each, applied to the latest sheet (If-Match
 	// optional), answering the whole sheet.
@@ -190,6 +194,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/users/{id}/forwards/scheduled/{index}/on", token, s.toggleScheduled(true))
 	s.handle("POST /v1/users/{id}/forwards/scheduled/{index}/off", token, s.toggleScheduled(false))
 
+	s.handle("GET /media/{file}", public, s.publicMedia)
 	s.handle("GET /v1/media", token, s.listMedia)
 	s.handle("GET /v1/media/{name}", token, s.getMedia)
 	s.handle("PUT /v1/media/{name}", admin, s.putMedia)

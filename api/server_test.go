@@ -123,7 +123,7 @@ func TestOpenAPIMatchesMux(t *testing.T) {
 			t.Errorf("documented %q is not a registered pattern", op)
 		}
 		// The mux routes a concrete request of it to that very pattern.
-		concrete := strings.NewReplacer("{id}", "x", "{kind}", "busy", "{index}", "0", "{name}", "m").Replace(path)
+		concrete := strings.NewReplacer("{id}", "x", "{kind}", "busy", "{index}", "0", "{name}", "m", "{file}", "m.wav").Replace(path)
 		req, _ := http.NewRequest(method, concrete, nil)
 		if got := fx.api.Route(req); got != op {
 			t.Errorf("%s %s is routed to %q, want %q", method, concrete, got, op)

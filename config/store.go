@@ -52,6 +52,9 @@ type Options struct {
 	// PINCost is the bcrypt cost of PIN hashes; 0 means bcrypt.DefaultCost (10: about
 	// 50 ms a hash). Tests lower it.
 	PINCost int
+	// CallLogLimit is how many call records each user's call log keeps; 0 means
+	// DefaultCallLogLimit.
+	CallLogLimit int
 }
 
 func (o *Options) validate() error {
@@ -63,6 +66,9 @@ func (o *Options) validate() error {
 	}
 	if o.PINCost != 0 && (o.PINCost < bcrypt.MinCost || o.PINCost > bcrypt.MaxCost) {
 		return fmt.Errorf("config.Options: PINCost %d is not a bcrypt cost (%d to %d)", o.PINCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if o.CallLogLimit < 0 {
+		return fmt.Errorf("config.Options: CallLogLimit %d is negative", o.CallLogLimit)
 	}
 	if o.AuditLimit < 0 {
 		return fmt.Errorf("config.Options: AuditLimit %d is negative", o.AuditLimit)
@@ -83,12 +89,13 @@ func (o *Options) validate() error {
 // over, so no write is lost, no index is half-updated, and of two writers claiming one
 // number exactly one wins (the other gets a validation problem naming the owner).
 type Store struct {
-	rdb        redis.UniversalClient
-	keys       Keys
-	now        func() time.Time
-	log        *slog.Logger
-	auditLimit int
-	pinCost    int
+	rdb          redis.UniversalClient
+	keys         Keys
+	now          func() time.Time
+	log          *slog.Logger
+	auditLimit   int
+	pinCost      int
+	callLogLimit int
 
 	views    viewCache   // compiled sheets of the call path (store_callview.go)
 	noEvalRO atomic.Bool // the server has no EVALSHA_RO (Redis < 7.0): use EVALSHA
@@ -124,6 +131,10 @@ func New(o Options) (*Store, error) {
 	}
 	if s.auditLimit == 0 {
 		s.auditLimit = DefaultAuditLimit
+	}
+	s.callLogLimit = o.CallLogLimit
+	if s.callLogLimit == 0 {
+		s.callLogLimit = DefaultCallLogLimit
 	}
 	s.views.init()
 	// A dial means a new connection, perhaps to a restarted or failed-over server whose

@@ -1,0 +1,312 @@
+package switchboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sophia-pbx/sophia/callflow"
+	"github.com/sophia-pbx/sophia/config"
+)
+
+// UnknownPolicy says what happens to a call to a number no user owns (or from a device no
+// user holds).
+type UnknownPolicy uint8
+
+// Policies.
+const (
+	// UnknownContinue gives the call back to the PBX's dialplan (Asterisk: continue after
+	// Stasis; FreeSWITCH: the next dialplan action), which may route it elsewhere.
+	UnknownContinue UnknownPolicy = iota
+	// UnknownReject hangs the call up (call rejected).
+	UnknownReject
+)
+
+// ParseUnknownPolicy reads "continue" or "reject".
+func ParseUnknownPolicy(s string) (UnknownPolicy, error) {
+	switch strings.ToLower(s) {
+	case "", "continue":
+		return UnknownContinue, nil
+	case "reject":
+		return UnknownReject, nil
+	}
+	return 0, fmt.Errorf("unknown-number policy %q: want continue or reject", s)
+}
+
+func (p UnknownPolicy) String() string {
+	if p == UnknownReject {
+		return "reject"
+	}
+	return "continue"
+}
+
+// DefaultLease is how long an active-call lease lasts unless renewed: a daemon that dies
+// leaves its calls counted for at most this long.
+const DefaultLease = time.Minute
+
+// Options configure a Board. Store is required; the zero value of every other field is
+// the production default.
+type Options struct {
+	Store      *config.Store
+	Registerer prometheus.Registerer // nil: a private registry
+	Logger     *slog.Logger          // nil discards
+	Unknown    UnknownPolicy
+	// Region is the default region used to read a dialed number that is neither E.164
+	// nor an internal extension ("0478000001" with "FR"); "" reads numbers as given.
+	Region string
+	// Lease is the active-call lease (DefaultLease when 0); Board.Run renews live leases
+	// every Lease/3.
+	Lease time.Duration
+	// Now is the clock (nil: time.Now); Seconds turns the engine's seconds into ring
+	// deadlines (nil: seconds): both go to callflow.Options.
+	Now     func() time.Time
+	Seconds func(s int) time.Duration
+}
+
+func (o *Options) validate() error {
+	if o.Store == nil {
+		return errors.New("switchboard: Store is required")
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Lease == 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Lease < time.Second {
+		return fmt.Errorf("switchboard: lease %v is shorter than a second", o.Lease)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Board handles calls for the adapters (package doc). It is safe for concurrent use:
+// every call runs Handle in its own goroutine.
+type Board struct {
+	o   Options
+	st  *config.Store
+	log *slog.Logger
+	m   *metrics
+	p   *presence
+	cfo *callflow.Options
+
+	leaseMu sync.Mutex
+	leases  map[lease]struct{} // live leases, renewed by Run
+}
+
+type lease struct{ uid, call string }
+
+// New returns a Board. It does not touch Redis.
+func New(o Options) (*Board, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	b := &Board{o: o, st: o.Store, log: o.Logger, m: newMetrics(o.Registerer), p: newPresence(),
+		cfo: &callflow.Options{Now: o.Now, Seconds: o.Seconds}, leases: map[lease]struct{}{}}
+	return b, nil
+}
+
+// AddPublisher adds an adapter that publishes presence. Call it before Run.
+func (b *Board) AddPublisher(p Publisher) {
+	b.p.mu.Lock()
+	b.p.pubs = append(b.p.pubs, p)
+	b.p.mu.Unlock()
+}
+
+// SetLink records the state of the link to a PBX (pbx: "asterisk", "freeswitch").
+func (b *Board) SetLink(pbx string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	b.m.link.WithLabelValues(pbx).Set(v)
+}
+
+// Republish queues every followed user's presence again: an adapter calls it after its
+// PBX restarted or the link came back.
+func (b *Board) Republish() { b.p.republish() }
+
+// Presence returns what the board computed for uid.
+func (b *Board) Presence(uid string) Presence { return b.p.get(uid) }
+
+// DeviceState records a device's state as the PBX reported it (config.Store.
+// SetDeviceState) and updates its user's presence. A device no user holds is ignored
+// (nil).
+func (b *Board) DeviceState(ctx context.Context, endpoint string, st config.DeviceState) error {
+	uid, err := b.st.SetDeviceState(ctx, endpoint, st)
+	if errors.Is(err, config.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		b.m.errors.WithLabelValues("device_state").Inc()
+		return err
+	}
+	b.p.update(uid, func(u *userState) { u.offline = st == config.DeviceOffline })
+	return nil
+}
+
+// Run renews the active-call leases of the calls in progress every Lease/3, publishes
+// presence changes to the publishers, and follows sheet changes (do not disturb, a new
+// device) into presence, until ctx ends.
+func (b *Board) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { b.publishLoop(ctx) })
+	wg.Go(func() { b.watchLoop(ctx) })
+	t := time.NewTicker(b.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			b.renew(ctx)
+		}
+	}
+}
+
+func (b *Board) renew(ctx context.Context) {
+	b.leaseMu.Lock()
+	live := make([]lease, 0, len(b.leases))
+	for l := range b.leases {
+		live = append(live, l)
+	}
+	b.leaseMu.Unlock()
+	for _, l := range live {
+		err := b.st.RenewCall(ctx, l.uid, l.call, b.o.Lease)
+		if errors.Is(err, config.ErrNotFound) {
+			// Expired (Redis was away longer than the lease): take it again.
+			_, err = b.st.AcquireCall(ctx, l.uid, l.call, b.o.Lease)
+		}
+		if err != nil && ctx.Err() == nil {
+			b.m.errors.WithLabelValues("renew").Inc()
+			b.log.Warn("renew call lease", "user", l.uid, "call_id", l.call, "err", err)
+		}
+	}
+}
+
+func (b *Board) publishLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.p.wake:
+		}
+		users, states := b.p.take()
+		pubs := b.p.publishers()
+		for i, uid := range users {
+			b.m.published.WithLabelValues(states[i].String()).Inc()
+			for _, pub := range pubs {
+				if err := pub.Publish(ctx, uid, states[i]); err != nil && ctx.Err() == nil {
+					b.m.errors.WithLabelValues("publish").Inc()
+					b.log.Warn("publish presence", "user", uid, "presence", states[i].String(), "err", err)
+				}
+			}
+		}
+	}
+}
+
+// watchLoop follows user changes into presence (do not disturb turned on or off from
+// the API, a device changed). It resubscribes with capped backoff when Redis is away.
+func (b *Board) watchLoop(ctx context.Context) {
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ch, err := b.st.Watch(ctx)
+		if err != nil {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, 5*time.Second)
+			continue
+		}
+		delay = 100 * time.Millisecond
+		for c := range ch {
+			if c.Kind != config.KindUser {
+				continue
+			}
+			v, err := b.st.CallView(ctx, c.ID)
+			if err != nil {
+				if errors.Is(err, config.ErrNotFound) {
+					b.p.update(c.ID, func(u *userState) { u.dnd, u.offline = false, false })
+				}
+				continue
+			}
+			b.follow(c.ID, v)
+		}
+	}
+}
+
+// follow updates uid's presence from a view of the user.
+func (b *Board) follow(uid string, v *config.CallView) {
+	if v == nil || v.User == nil || v.User.Sheet == nil {
+		return
+	}
+	s := v.User.Sheet
+	b.p.update(uid, func(u *userState) {
+		u.dnd = s.DND
+		u.offline = s.Device == nil || s.Device.Endpoint == "" || v.Device == config.DeviceOffline
+	})
+}
+
+func (b *Board) hold(ctx context.Context, uid, callID string) {
+	b.leaseMu.Lock()
+	_, held := b.leases[lease{uid, callID}]
+	b.leaseMu.Unlock()
+	if held {
+		return
+	}
+	if _, err := b.st.AcquireCall(ctx, uid, callID, b.o.Lease); err != nil {
+		b.m.errors.WithLabelValues("lease").Inc()
+		b.log.Warn("acquire call lease", "user", uid, "call_id", callID, "err", err)
+		return
+	}
+	b.leaseMu.Lock()
+	b.leases[lease{uid, callID}] = struct{}{}
+	b.leaseMu.Unlock()
+}
+
+func (b *Board) releaseAll(ctx context.Context, callID string, uids []string) {
+	for _, uid := range uids {
+		b.leaseMu.Lock()
+		delete(b.leases, lease{uid, callID})
+		b.leaseMu.Unlock()
+		if err := b.st.ReleaseCall(ctx, uid, callID); err != nil {
+			b.m.errors.WithLabelValues("release").Inc()
+			b.log.Warn("release call lease", "user", uid, "call_id", callID, "err", err)
+		}
+	}
+}
+
+// Leases returns how many active-call leases this board holds now (tests, load tool).
+func (b *Board) Leases() int {
+	b.leaseMu.Lock()
+	defer b.leaseMu.Unlock()
+	return len(b.leases)
+}
+
+// normalize returns the forms of a dialed number to look up: as given, then in E.164
+// for the board's region.
+func (b *Board) lookupNumbers(raw string) []string {
+	out := []string{raw}
+	if b.o.Region != "" && raw != "" && !strings.HasPrefix(raw, "+") && !config.IsExtension(raw) {
+		if n, err := config.NormalizeNumber(raw, b.o.Region); err == nil && n != raw {
+			out = append(out, n)
+		}
+	}
+	return out
+}
