@@ -51,3 +51,33 @@ func TestMergePatchRefusesBadJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMergePatch: whatever the input, mergePatch never panics, answers valid JSON, and is
+// idempotent (RFC 7396: applying a patch twice is applying it once).
+func FuzzMergePatch(f *testing.F) {
+	f.Add(`{"a":"b"}`, `{"a":null}`)
+	f.Add(`{"a":{"b":"c"}}`, `{"a":{"b":"d","c":null}}`)
+	f.Add(`[1,2]`, `{"a":"b","c":null}`)
+	f.Add(`{}`, `{"a":{"bb":{"ccc":null}}}`)
+	f.Add(`{"forwards":{"busy":{"enabled":false}}}`, `{"forwards":{"busy":{"enabled":true,"target":"voicemail"}}}`)
+	f.Add(`{"n":1e400}`, `{"m":-0}`)
+	f.Fuzz(func(t *testing.T, doc, patch string) {
+		once, err := mergePatch([]byte(doc), []byte(patch))
+		if err != nil {
+			return
+		}
+		if !json.Valid(once) {
+			t.Fatalf("invalid JSON %s", once)
+		}
+		twice, err := mergePatch(once, []byte(patch))
+		if err != nil {
+			t.Fatalf("second application: %v", err)
+		}
+		var a, b any
+		json.Unmarshal(once, &a)
+		json.Unmarshal(twice, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("not idempotent: %s then %s", once, twice)
+		}
+	})
+}
