@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -290,7 +289,6 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	p1.Wait()
 
 	p2, out2, base := startProcess(t, bin, dir)
-	defer func() { p2.Process.Signal(syscall.SIGTERM); p2.Wait() }()
 	if strings.Contains(out2.String(), "shown once") {
 		t.Error("the second start printed a new admin token")
 	}
@@ -307,37 +305,54 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			t.Errorf("%s after kill -9: %d %s", user, res.StatusCode, b)
 		}
 	}
+	// SIGTERM: a clean stop, exit code 0, the store flushed.
+	p2.Process.Signal(syscall.SIGTERM)
+	if err := p2.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v\n%s", err, out2)
+	}
+	out2.waitFor(t, "embedded store flushed")
+}
+
+// lineWriter calls line for each whole line written.
+type lineWriter struct {
+	buf  []byte
+	line func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.line(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
 }
 
 // startProcess runs bin on dir and returns once its API listens.
 func startProcess(t *testing.T, bin, dir string) (*exec.Cmd, *watchWriter, string) {
 	t.Helper()
 	out := &watchWriter{}
+	addr := make(chan string, 1)
 	cmd := exec.Command(bin, "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json")
 	cmd.Env = append(os.Environ(), "SOPHIA_ADMIN_TOKEN=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A Writer, not a pipe: Wait returns once everything written has been read.
+	cmd.Stderr = &lineWriter{line: func(line string) {
+		out.Write([]byte(line + "\n"))
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "api listening" {
+			addr <- rec.Addr
+		}
+	}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			out.Write([]byte(line + "\n"))
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "api listening" {
-				addr <- rec.Addr
-			}
-		}
-	}()
 	select {
 	case a := <-addr:
 		return cmd, out, "http://" + a
