@@ -236,6 +236,14 @@ func (s *Server) sortedChannels() []*Channel {
 
 // uuidBridge bridges two parked channels as `uuid_bridge` does (12).
 func (s *Server) uuidBridge(a, b *Channel) {
+	// Both legs know each other before their park ends (12: the park's COMPLETE shows it).
+	a.otherLeg, a.otherLegType = b, "originatee"
+	b.otherLeg, b.otherLegType = a, "originator"
+	for _, x := range [][2]*Channel{{a, b}, {b, a}} {
+		x[0].vars.set("bridge_uuid", x[1].UUID)
+		x[0].vars.set("signal_bond", x[1].UUID)
+		x[0].vars.set("bridge_channel", x[1].Name)
+	}
 	for _, ch := range []*Channel{a, b} {
 		if p := ch.parkApp; p != nil {
 			ch.parkApp = nil
@@ -248,29 +256,38 @@ func (s *Server) uuidBridge(a, b *Channel) {
 	}
 	for _, x := range [][2]*Channel{{a, b}, {b, a}} {
 		x[0].s.fire(x[0].event("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, nil,
-			[]Header{{"Application", "uuid_bridge"}, {"Application-Data", x[1].UUID}, {"Application-UUID", newUUID()}}))
+			[]Header{{"Application", "uuid_bridge"}, {"Application-Data", x[1].UUID}})) // traced: no Application-UUID
 	}
 	now := s.clock.Now()
 	a.other, a.otherType, a.bridgedAt = b, "originatee", now
 	b.other, b.otherType, b.bridgedAt = a, "originator", now
-	a.otherLeg, a.otherLegType = b, "originatee"
-	b.otherLeg, b.otherLegType = a, "originator"
 	a.state, b.state = "CS_SOFT_EXECUTE", "CS_SOFT_EXECUTE"
-	a.vars.set("bridge_uuid", b.UUID)
-	b.vars.set("bridge_uuid", a.UUID)
 	a.s.fire(a.event("CHANNEL_BRIDGE", "switch_ivr_bridge.c", "switch_ivr_uuid_bridge", 2150,
+		[]Header{{"Bridge-A-Unique-ID", a.UUID}, {"Bridge-B-Unique-ID", b.UUID}}, nil))
+}
+
+// uuidUnbridge ends a uuid_bridge from its A side a: both legs drop signal_bond and
+// learn last_bridge_to, then a fires CHANNEL_UNBRIDGE (12).
+func uuidUnbridge(a *Channel) {
+	b := a.other
+	a.other, b.other = nil, nil
+	for _, x := range [][2]*Channel{{a, b}, {b, a}} {
+		x[0].vars.del("signal_bond")
+		x[0].vars.set("last_bridge_to", x[1].UUID)
+	}
+	a.s.fire(a.event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879,
 		[]Header{{"Bridge-A-Unique-ID", a.UUID}, {"Bridge-B-Unique-ID", b.UUID}}, nil))
 }
 
 // transfer sends ch to a dialplan extension, leaving any uuid_bridge.
 func (s *Server) transfer(ch *Channel, ext string) {
 	if o := ch.other; o != nil && ch.bridge == nil && o.bridge == nil {
-		ch.other, o.other = nil, nil
 		a := ch
 		if ch.otherType == "originator" {
 			a = o
 		}
-		a.fireSimple("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879)
+		uuidUnbridge(a)
+		ch.otherLeg = nil // the transferred leg starts a new profile (12)
 		o.hangup("NORMAL_CLEARING")
 	}
 	ch.state = "CS_EXECUTE"

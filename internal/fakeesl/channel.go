@@ -89,6 +89,7 @@ type Channel struct {
 	afterHangupEvent func()   // runs once, right after CHANNEL_HANGUP
 	destroyVars      []Header // set just before CHANNEL_DESTROY (the bridge thread's last word)
 
+	presenceCount  int  // PRESENCE_IN event_count
 	restPending    bool // hung up, the rest waits for the sync-mode socket to end
 	destroyPending bool // hung up, destroy waits for the lingering socket to end
 }
@@ -209,7 +210,7 @@ var extendedEvents = setOf("CHANNEL_CREATE", "CHANNEL_ORIGINATE", "CHANNEL_UUID"
 	"CHANNEL_PROGRESS_MEDIA", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "REQUEST_PARAMS", "CHANNEL_DATA",
 	"CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_DESTROY", "SESSION_HEARTBEAT", "API",
 	"RECORD_START", "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "CALL_UPDATE", "MEDIA_BUG_START",
-	"MEDIA_BUG_STOP", "CUSTOM", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "PRESENCE_IN")
+	"MEDIA_BUG_STOP", "CUSTOM", "CHANNEL_HOLD", "CHANNEL_UNHOLD")
 
 func usec(t time.Time) string {
 	if t.IsZero() {
@@ -287,6 +288,7 @@ func (ch *Channel) fireCreated(renamedFrom string) {
 		ch.fireSimple("CHANNEL_CREATE", "switch_core_state_machine.c", "switch_core_session_run", 599)
 		ch.fireSimple("CHANNEL_ORIGINATE", "switch_ivr_originate.c", "switch_ivr_originate", 3000)
 		ch.setState("CS_ROUTING")
+		ch.presence("CS_ROUTING", "progressing")
 		ch.setState("CS_CONSUME_MEDIA")
 		return
 	}
@@ -295,7 +297,23 @@ func (ch *Channel) fireCreated(renamedFrom string) {
 	ch.state = "CS_ROUTING"
 	ch.setCallState("RINGING")
 	ch.setState("CS_ROUTING")
+	ch.presence("CS_ROUTING", "alerting")
 	ch.setState("CS_EXECUTE")
+}
+
+// presence fires the PRESENCE_IN a channel with a presence_id emits as it routes, answers
+// and hangs up (07-presence-mwi: BLF keys follow it).
+func (ch *Channel) presence(status, info string) {
+	id, ok := ch.vars.get("presence_id")
+	if !ok || id == "" {
+		return
+	}
+	pre := []Header{{"proto", "any"}, {"login", "src/switch_channel.c"}, {"from", id}, {"status", status},
+		{"rpid", "unknown"}, {"event_type", "presence"}, {"alt_event_type", "dialog"},
+		{"event_count", fmt.Sprint(ch.presenceCount)}, {"presence-call-direction", ch.direction},
+		{"presence-call-info-state", info}}
+	ch.presenceCount++
+	ch.s.fire(ch.event("PRESENCE_IN", "switch_channel.c", "switch_channel_perform_presence", 1200, pre, nil))
 }
 
 func (ch *Channel) fireSimple2(name string, pre []Header) {
@@ -368,6 +386,7 @@ func (ch *Channel) markAnswered() {
 	ch.s.fire(ch.event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, nil, nil))
 	ch.setCallState("ACTIVE")
 	ch.vars.set("endpoint_disposition", "ANSWER")
+	ch.presence("answered", "active")
 	if ch.peer != nil {
 		ch.peer.markAnswered()
 	}
@@ -542,8 +561,7 @@ func (ch *Channel) hangupRest() {
 	if ch.other != nil && ch.bridge == nil && ch.otherType == "originatee" && ch.leg == nil {
 		// uuid_bridge pair: the partner has nothing left to do.
 		o := ch.other
-		ch.other, o.other = nil, nil
-		o.fireSimple("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879)
+		uuidUnbridge(ch)
 		o.hangup("NORMAL_CLEARING")
 	}
 	if ch.parked {
@@ -561,6 +579,7 @@ func (ch *Channel) hangupRest() {
 	ch.vars.set("hangup_cause", cause)
 	ch.vars.set("hangup_cause_q850", fmt.Sprint(q850[cause]))
 	ch.setCallState("HANGUP")
+	ch.presence("CS_HANGUP", "idle")
 	if ch.peer != nil {
 		ch.peer.hangup(cause)
 	}

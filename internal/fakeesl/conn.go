@@ -477,7 +477,11 @@ func (c *conn) cmdMyevents(rest string) {
 			c.reply("-ERR command not found")
 			return
 		}
-		c.myUUID = uuid
+		// A uuid with no channel behind it subscribes to the myevents set for every
+		// channel (08-errors: `myevents <dead uuid>` then received all calls' events).
+		if _, ok := c.s.channels[uuid]; ok {
+			c.myUUID = uuid
+		}
 		if f := strings.ToLower(strings.TrimSpace(fmtw)); f == "plain" || f == "json" || f == "xml" {
 			c.format = f
 		}
@@ -571,8 +575,11 @@ func (c *conn) wants(e *Event) bool {
 	name := e.Name()
 	if c.myevents {
 		id := e.Get("Unique-ID")
-		if id != c.myUUID && e.Get("Job-Owner-UUID") != c.myUUID {
+		if c.myUUID != "" && id != c.myUUID && e.Get("Job-Owner-UUID") != c.myUUID {
 			return false
+		}
+		if c.myUUID == "" && id == "" {
+			return false // 08-errors: no BACKGROUND_JOB after `myevents <dead uuid>`
 		}
 		if !(myeventsSet[name] || c.all || c.events[name]) {
 			return false
@@ -603,7 +610,7 @@ var myeventsSet = setOf("CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE
 	"CHANNEL_DATA", "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
 	"CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_PARK", "CHANNEL_PROGRESS",
 	"CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
-	"DETECTED_SPEECH", "DTMF", "NOTALK", "TALK")
+	"DETECTED_SPEECH", "DTMF", "NOTALK", "TALK", "CHANNEL_UUID", "CHANNEL_OUTGOING")
 
 var knownEvents = setOf("CUSTOM", "CLONE", "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE",
 	"CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
