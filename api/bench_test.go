@@ -90,3 +90,16 @@ func BenchmarkAPIPutUserParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAPIPutUserEmbedded is BenchmarkAPIPutUser on the embedded store: each write
+// is fsynced to its journal before the answer.
+func BenchmarkAPIPutUserEmbedded(b *testing.B) {
+	fx := newFixture(b, embeddedStore)
+	fx.must(201, fx.admin, "PUT", "/v1/users/alice", benchSheet(1, 20, 0))
+	v := 1
+	b.ReportAllocs()
+	for b.Loop() {
+		benchRequest(b, fx, "PUT", "/v1/users/alice", benchSheet(1, 20+v%60, v))
+		v++
+	}
+}
