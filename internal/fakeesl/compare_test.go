@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // What the trace replay compares, and what it normalizes away (and why).
@@ -65,8 +66,19 @@ func isEventFrame(m *Message) bool {
 	return ct == "text/event-plain" || ct == "text/event-json"
 }
 
-// decodeEvent parses a plain or json event frame's body.
+var decoded sync.Map // *Message → *Event: every compared message is decoded once
+
+// decodeEvent parses a plain or json event frame's body (cached: messages never change).
 func decodeEvent(m *Message) *Event {
+	if e, ok := decoded.Load(m); ok {
+		return e.(*Event)
+	}
+	e := decodeEventOnce(m)
+	decoded.Store(m, e)
+	return e
+}
+
+func decodeEventOnce(m *Message) *Event {
 	if m.Get("Content-Type") == "text/event-json" {
 		var obj map[string]any
 		if err := json.Unmarshal(m.Body, &obj); err != nil {

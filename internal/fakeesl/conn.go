@@ -568,14 +568,14 @@ func (c *conn) cmdSendevent(m *Message, rest string) {
 }
 
 // wants decides whether this connection receives e; callers hold s.mu.
-func (c *conn) wants(e *Event) bool {
+func (c *conn) wants(e *Event, k *eventKeys) bool {
 	if c.gone || !c.authed || (!c.listening && !c.myevents) {
 		return false
 	}
-	name := e.Name()
+	name := k.name
 	if c.myevents {
-		id := e.Get("Unique-ID")
-		if c.myUUID != "" && id != c.myUUID && e.Get("Job-Owner-UUID") != c.myUUID {
+		id := k.id
+		if c.myUUID != "" && id != c.myUUID && k.owner != c.myUUID {
 			return false
 		}
 		if c.myUUID == "" && id == "" {
@@ -589,7 +589,7 @@ func (c *conn) wants(e *Event) bool {
 			if !c.events[name] {
 				return false
 			}
-			if name == "CUSTOM" && !c.subs[e.Get("Event-Subclass")] {
+			if name == "CUSTOM" && !c.subs[k.subclass] {
 				return false
 			}
 		}
@@ -603,6 +603,27 @@ func (c *conn) wants(e *Event) bool {
 		return false
 	}
 	return true
+}
+
+// eventKeys are the headers every subscription check looks at, read once per event.
+type eventKeys struct{ name, id, owner, subclass string }
+
+func keysOf(e *Event) *eventKeys {
+	k := &eventKeys{}
+	for _, h := range e.Headers {
+		// Header names compare without case, as switch_event_get_header does.
+		switch {
+		case k.name == "" && strings.EqualFold(h.Name, "Event-Name"):
+			k.name = h.Value
+		case k.id == "" && strings.EqualFold(h.Name, "Unique-ID"):
+			k.id = h.Value
+		case k.owner == "" && strings.EqualFold(h.Name, "Job-Owner-UUID"):
+			k.owner = h.Value
+		case k.subclass == "" && strings.EqualFold(h.Name, "Event-Subclass"):
+			k.subclass = h.Value
+		}
+	}
+	return k
 }
 
 // myeventsSet is what `myevents` subscribes to (mod_event_socket.c).

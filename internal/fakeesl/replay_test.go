@@ -583,6 +583,7 @@ var replayed = []string{
 func TestReplayTraces(t *testing.T) {
 	for _, f := range replayed {
 		t.Run(f, func(t *testing.T) {
+			t.Parallel() // each replay has its own fake, listener and clock
 			replay(t, f)
 		})
 	}

@@ -248,8 +248,9 @@ func (s *Server) baseEvent(name, file, fn string, line int) *Event {
 // fire delivers an event to every connection that wants it; callers hold s.mu.
 func (s *Server) fire(e *Event) {
 	var plain, js []byte
+	k := keysOf(e)
 	for c := range s.conns {
-		if !c.wants(e) {
+		if !c.wants(e, k) {
 			continue
 		}
 		switch c.format {
