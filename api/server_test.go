@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -306,5 +307,30 @@ func TestRequestLog(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("the log shows a secret %q:\n%s", secret, out)
 		}
+	}
+}
+
+// TestUIPlace: Options.UI serves what is outside the API's paths (the admin page, later);
+// the API's own paths keep their JSON errors.
+func TestUIPlace(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	store, err := config.New(config.Options{Client: rdb, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page "+r.URL.Path) })
+	s, err := api.New(api.Options{Store: store, UI: ui})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newFixtureWith(t, store, s)
+	if r := fx.must(200, "", "GET", "/", nil); string(r.body) != "page /" {
+		t.Errorf("GET / = %q", r.body)
+	}
+	if r := fx.must(200, "", "GET", "/users/alice", nil); string(r.body) != "page /users/alice" {
+		t.Errorf("GET /users/alice = %q", r.body)
+	}
+	if e := fx.must(404, "", "GET", "/v1/nothing", nil).errBody(t); e.Code != api.CodeNotFound {
+		t.Errorf("/v1/nothing: %+v", e)
 	}
 }
