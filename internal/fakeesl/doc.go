@@ -74,6 +74,39 @@
 // sofia::register_attempt, sofia::register; Unregister fires sofia::unregister;
 // RegisterFailure fires the wrong-password trio.
 //
+// # Events, as FreeSWITCH orders them per channel
+//
+// An originated leg: [CHANNEL_UUID when origination_uuid renamed it], CHANNEL_OUTGOING,
+// CHANNEL_STATE CS_INIT, CHANNEL_CREATE, CHANNEL_ORIGINATE, STATE CS_ROUTING, STATE
+// CS_CONSUME_MEDIA; an incoming one (loopback -b, InjectCall): STATE CS_INIT, CREATE,
+// CHANNEL_CALLSTATE RINGING, STATE CS_ROUTING, STATE CS_EXECUTE. CHANNEL_CALLSTATE
+// (Original-Channel-Call-State) follows every PROGRESS(_MEDIA), ANSWER and CS_HANGUP. At
+// hangup: HANGUP, (UNBRIDGE, bridge COMPLETE), UNPARK, the parked app's COMPLETE, STATE
+// CS_HANGUP, CALLSTATE HANGUP, STATE CS_REPORTING, HANGUP_COMPLETE, DESTROY, STATE
+// CS_DESTROY. Variables ride on the events switch_channel_event_set_extended_data lists
+// (not on STATE/CALLSTATE/DTMF/PRIVATE_COMMAND unless verbose_events, or after a
+// SYSTEM_SHUTDOWN hangup). Also: API after every api/bgapi command (before its
+// BACKGROUND_JOB), CALL_UPDATE when an originate hands its leg to the application,
+// PRIVATE_COMMAND for a handled sendmsg (after the CHANNEL_HANGUP a hangup caused, after
+// the COMPLETE of an application that took time), PLAYBACK_START/STOP, PRESENCE_IN for a
+// channel with presence_id (routing, answered, CS_HANGUP; event_count 0/1/2).
+//
+// Things an adapter must expect (all traced):
+//   - async sendmsg execute: +OK first, the application's events afterwards;
+//   - `linger`: the channel stays (no CHANNEL_DESTROY, Leftovers lists it) until the
+//     socket ends: `exit`, closing it, or `linger N` running out. In sync mode with linger
+//     even HANGUP_COMPLETE waits for that;
+//   - closing the socket (or `exit`) while the call is up: UNPARK, the socket
+//     application's COMPLETE, then the hangup NORMAL_CLEARING;
+//   - a bridge's B leg shows Other-Leg-* (the A leg) from its creation, A shows B's from
+//     CHANNEL_BRIDGE on, and keeps it after the bridge ends; bridge_uuid, last_bridge_to,
+//     bridge_channel appear on A after CHANNEL_BRIDGE; failover groups leave their
+//     interim originate_disposition/DIALSTATUS on A until the next group decides;
+//   - the originate API succeeds on early media (after its 20 ms poll) unless
+//     ignore_early_media=true;
+//   - `myevents <uuid>` on an inbound socket with no such channel subscribes to the
+//     myevents set for every channel and drops BACKGROUND_JOB.
+//
 // # Time
 //
 // Every delay goes through Options.Clock. ScaledClock runs them Scale× real time;
@@ -87,9 +120,21 @@
 // SentEvents(), Registered(), Channels(), Variable(uuid, name), Leftovers() (live channels
 // and connections; a finished test expects none), DropConnections(), Shutdown().
 //
+// # Trace replay
+//
+// replay_test.go plays our side of each trace into a fake on a ManualClock and compares
+// (compare_test.go says exactly what, and what it normalizes and why). It sequences on
+// the fake's own quiescence (settle.go: no goroutine of the fake at work, every byte read
+// by both sides), so a trace's 60 s ring timeout costs no wall time and a difference is
+// seen the moment the replay has caught up. Timers may run up to 1.5 s past a step's
+// trace time when FreeSWITCH had already sent what they produce (its timers run late).
+// Matching today: 01, 02, every 03-*, 07, 08, every 09-*, 12. Not yet: 04 (uuid_dump,
+// RING_WAIT, ${var} expansion, hold music), 10/10b/11 (SIP), and the optional 02b, 04b,
+// 05, 06. FAKEESL_TRACE=<file> go test -run ReplayOne shows one trace's differences.
+//
 // # Not modelled
 //
-// XML events (sent as plain), channel-generated PRESENCE_IN (presence_id), CODEC,
-// CHANNEL_CALLSTATE, CHANNEL_ORIGINATE/OUTGOING, HEARTBEAT, recording, SIP-specific
-// sip_term_* variables, hold music on uuid_hold beyond a Played() record.
+// XML events (sent as plain), CODEC, HEARTBEAT, RE_SCHEDULE, module teardown at shutdown
+// (MODULE_UNLOAD, UNPUBLISH, sofia::gateway_delete), recording, SIP-specific sip_term_*
+// variables, hold music on uuid_hold beyond a Played() record.
 package fakeesl
