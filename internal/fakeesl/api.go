@@ -102,7 +102,7 @@ func (s *Server) apiExec(line string, c *conn, after *func()) string {
 		return uuidCmd(1, func(ch *Channel, a []string) string {
 			e := ch.event("CHANNEL_DATA", "mod_commands.c", "uuid_dump_function", 0, nil, nil)
 			var b strings.Builder
-			for _, h := range e.Headers[1:] {
+			for _, h := range e.Headers {
 				b.WriteString(h.Name + ": " + urlEncode(h.Value) + "\n")
 			}
 			return b.String()
@@ -178,10 +178,18 @@ func (s *Server) apiExec(line string, c *conn, after *func()) string {
 			return "-ERR Operation failed\n"
 		}
 		ch.fireSimple("CHANNEL_HOLD", "switch_channel.c", "switch_channel_perform_mark_hold", 1500)
-		if o := ch.other; o != nil {
-			if moh, ok := o.vars.get("hold_music"); ok {
-				s.plays = append(s.plays, Playback{UUID: o.UUID, App: "hold_music", File: moh, At: s.clock.Now()})
+		if o := ch.other; o != nil && o.holdApp == nil {
+			// The partner hears hold music: a playback on it, next to its bridge, that runs
+			// until it hangs up (04: uuid_hold off failed, a sendmsg hangup waited behind it).
+			moh, ok := o.vars.get("hold_music")
+			if !ok {
+				moh = s.globalVar("hold_music")
 			}
+			s.plays = append(s.plays, Playback{UUID: o.UUID, App: "hold_music", File: moh, At: s.clock.Now()})
+			// Ended only by the hangup: PLAYBACK ERROR, as traced.
+			a := &appRun{name: "playback", arg: moh, uuid: newUUID(), response: "PLAYBACK ERROR"}
+			o.holdApp = a
+			o.s.fire(o.event("CHANNEL_EXECUTE", "switch_core_session.c", "switch_core_session_exec", 2944, nil, a.headers(false)))
 		}
 		return "+OK Success\n"
 	case "show":
@@ -191,15 +199,20 @@ func (s *Server) apiExec(line string, c *conn, after *func()) string {
 	case "sofia_contact":
 		return s.sofiaContact(arg)
 	case "global_getvar":
-		switch strings.TrimSpace(arg) {
-		case "hostname":
-			return s.opts.Hostname
-		case "domain":
-			return s.opts.Domain
-		case "":
-			return "hostname=" + s.opts.Hostname + "\ndomain=" + s.opts.Domain + "\n"
+		if a := strings.TrimSpace(arg); a != "" {
+			return s.globalVar(a)
 		}
-		return ""
+		keys := make([]string, 0, len(globalVars)+2)
+		for k := range globalVars {
+			keys = append(keys, k)
+		}
+		keys = append(keys, "hostname", "domain")
+		sort.Strings(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			b.WriteString(k + "=" + s.globalVar(k) + "\n")
+		}
+		return b.String()
 	case "vm_boxcount":
 		return "0"
 	case "fsctl":
@@ -221,6 +234,27 @@ func (s *Server) apiExec(line string, c *conn, after *func()) string {
 		return arg
 	}
 	return "-ERR " + cmd + " Command not found!\n"
+}
+
+// globalVars are vanilla vars.xml's tones and music, as `${us-ring}` expands to them.
+var globalVars = map[string]string{
+	"hold_music": "local_stream://moh",
+	"us-ring":    "%(2000,4000,440,480)",
+	"uk-ring":    "%(400,200,400,450);%(400,2000,400,450)",
+	"fr-ring":    "%(1500,3500,440)",
+	"de-ring":    "%(1000,4000,425)",
+	"bong-ring":  "v=-7;%(100,0,941.0,1477.0);v=-7;>=2;+=.1;%(1400,0,350,440)",
+	"sit":        "%(274,0,913.8);%(274,0,1370.6);%(380,0,1776.7)",
+}
+
+func (s *Server) globalVar(k string) string {
+	switch k {
+	case "hostname":
+		return s.opts.Hostname
+	case "domain":
+		return s.opts.Domain
+	}
+	return globalVars[k]
 }
 
 func (s *Server) sortedChannels() []*Channel {

@@ -569,6 +569,13 @@ func (op *bridgeOp) legProgress(l *legState, media bool) {
 	if _, legs := op.causesVar(nil); legs != "" {
 		op.a.vars.set("originated_legs", legs)
 	}
+	if op.a.answer == "answered" {
+		// An answered caller hears ringback while B rings (04: CALLSTATE RING_WAIT).
+		if _, ok := op.a.vars.get("ringback"); ok && !media {
+			op.a.setCallState("RING_WAIT")
+		}
+		return
+	}
 	op.a.markProgress(media)
 }
 
@@ -712,6 +719,9 @@ func (op *bridgeOp) win(l *legState) {
 	a.vars.set("originated_legs", legs)
 	if a.answer != "answered" {
 		a.markAnswered()
+	} else if a.callState == "RING_WAIT" {
+		a.otherLeg, a.otherLegType = b, "originatee"
+		a.setCallState("ACTIVE")
 	}
 	a.vars.set("originate_disposition", "SUCCESS")
 	a.vars.set("DIALSTATUS", "SUCCESS")

@@ -89,9 +89,10 @@ type Channel struct {
 	afterHangupEvent func()   // runs once, right after CHANNEL_HANGUP
 	destroyVars      []Header // set just before CHANNEL_DESTROY (the bridge thread's last word)
 
-	presenceCount  int  // PRESENCE_IN event_count
-	restPending    bool // hung up, the rest waits for the sync-mode socket to end
-	destroyPending bool // hung up, destroy waits for the lingering socket to end
+	presenceCount  int     // PRESENCE_IN event_count
+	holdApp        *appRun // hold music played next to the bridge (uuid_hold on the other leg)
+	restPending    bool    // hung up, the rest waits for the sync-mode socket to end
+	destroyPending bool    // hung up, destroy waits for the lingering socket to end
 }
 
 // appRun is one application execution.
@@ -451,6 +452,7 @@ func (ch *Channel) startApp(a *appRun) {
 	}
 	ch.cur = a
 	a.response = "_none_"
+	a.arg = ch.expand(a.arg) // FreeSWITCH expands ${var} in application data
 	ch.vars.set("current_application", a.name)
 	if a.arg != "" {
 		ch.vars.set("current_application_data", a.arg)
@@ -538,6 +540,14 @@ func (ch *Channel) hangupRest() {
 	s := ch.s
 	cause := ch.cause
 	ch.restPending = false
+	if a := ch.holdApp; a != nil {
+		ch.holdApp = nil
+		ch.vars.set("current_application_response", a.response)
+		if ch.bridge != nil {
+			ch.bridge.app.response = a.response // the bridge reports it too (04)
+		}
+		ch.s.fire(ch.event("CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec", 2967, nil, a.headers(true)))
+	}
 	// A B leg tells its bridge/originate first.
 	if ch.leg != nil {
 		ch.leg.op.legHungUp(ch.leg)
@@ -615,6 +625,28 @@ func (ch *Channel) socketEnded() {
 		ch.finishApp(p)
 	}
 	ch.hangup("NORMAL_CLEARING")
+}
+
+// expand replaces ${name} with the channel's variable, else the global one.
+func (ch *Channel) expand(s string) string {
+	for i := 0; ; {
+		j := strings.Index(s[i:], "${")
+		if j < 0 {
+			return s
+		}
+		j += i
+		k := strings.IndexByte(s[j:], '}')
+		if k < 0 {
+			return s
+		}
+		name := s[j+2 : j+k]
+		v, ok := ch.vars.get(name)
+		if !ok {
+			v = ch.s.globalVar(name)
+		}
+		s = s[:j] + v + s[j+k+1:]
+		i = j + len(v)
+	}
 }
 
 // destroy fires CHANNEL_DESTROY and forgets the channel.

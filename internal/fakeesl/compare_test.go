@@ -243,6 +243,31 @@ func renderReply(m *Message) string {
 		}
 		return b.String()
 	}
+	if body := string(m.Body); strings.HasPrefix(body, "Event-Name: CHANNEL_DATA\n") {
+		// uuid_dump: the channel's whole state, timestamps and codec included; compared
+		// are the headers an adapter reads and the compared variables.
+		var b strings.Builder
+		b.WriteString("uuid_dump:")
+		keep := setOf("Event-Name", "Channel-State", "Channel-Call-State", "Channel-Name", "Unique-ID",
+			"Call-Direction", "Answer-State", "Caller-Caller-ID-Name", "Caller-Caller-ID-Number",
+			"Caller-Destination-Number")
+		for _, v := range comparedVars {
+			keep["variable_"+v] = true
+		}
+		var vars []string
+		for _, line := range strings.Split(body, "\n") {
+			if k, _, _ := strings.Cut(line, ": "); keep[k] {
+				if strings.HasPrefix(k, "variable_") {
+					vars = append(vars, line) // their order is the order they were set in
+					continue
+				}
+				b.WriteString("\n" + line)
+			}
+		}
+		sort.Strings(vars)
+		b.WriteString("\n" + strings.Join(vars, "\n"))
+		return b.String()
+	}
 	var b strings.Builder
 	for _, h := range m.Headers {
 		if h.Name == "Content-Length" {

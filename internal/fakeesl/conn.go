@@ -725,6 +725,9 @@ func (c *conn) sendmsg(m *Message, uuid string) bool {
 			cause = "NORMAL_CLEARING"
 		}
 		c.reply("+OK")
+		if ch.holdApp != nil {
+			break // queued behind the hold music, never handled (04-variables)
+		}
 		if !ch.hungup {
 			// The sendmsg comes back as PRIVATE_COMMAND once handled: right after the
 			// CHANNEL_HANGUP it caused (02, 03-bridge-answer).
