@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sophia-pbx/sophia/callflow"
 	"github.com/sophia-pbx/sophia/config"
 )
 
@@ -34,6 +35,13 @@ var (
 	pageQuery  = []docParam{{"limit", "integer", "page size, 1–500 (default 100)"}, {"after", "string", "the next of the previous page"}}
 	userQuery  = append([]docParam{{"site", "string", "only users of this site"}, {"name", "string", "only users whose name contains this (case-insensitive)"}, {"number", "string", "only the user holding this number (main or associated)"}}, pageQuery...)
 	callsQuery = []docParam{{"limit", "integer", "calls, newest first, 1–500 (default 50; the store keeps a bounded number per user)"}}
+	routeQuery = []docParam{
+		{"at", "string", "when the call happens, RFC 3339 (default: now)"},
+		{"from", "string", "the caller's number (default: withheld)"},
+		{"to", "string", "the number dialed (default: the user's main number)"},
+		{"active", "integer", "the user's calls in progress (default 0)"},
+		{"respond", "string", "repeatable: <target>=<answer|no_answer|busy|offline>, target user:<id> (that user's device) or a number; default no_answer, a device not named is online"},
+	}
 	auditQuery = []docParam{{"limit", "integer", "entries, newest first, 1–500 (default 50; the store keeps a bounded number)"}}
 )
 
@@ -58,6 +66,8 @@ var docs = []docOp{
 	{method: "DELETE", path: "/v1/users/{id}", summary: "Delete a user; If-Match optional.", access: token, status: 204, errors: []int{400, 404, 409}},
 	{method: "GET", path: "/v1/users/{id}/audit", summary: "The user's audit log, newest first: who, when, which fields.", access: token, query: auditQuery, status: 200, answer: "AuditPage", errors: []int{400, 404}},
 	{method: "GET", path: "/v1/users/{id}/calls", summary: "The user's call log, newest first: each call's end with its outcome (answered by whom, voicemail, busy, unavailable, missed with the reason).", access: token, query: callsQuery, status: 200, answer: "CallPage", errors: []int{400, 404}},
+	{method: "GET", path: "/v1/users/{id}/route", summary: "Explain where a call to the user goes now (or under the query's hypotheses), step by step with the rule that fired: the executor the PBX adapters run, on a simulated PBX. Nothing is written.", access: token, query: routeQuery, status: 200, answer: "Explanation", errors: []int{400, 404}},
+	{method: "GET", path: "/v1/users/{id}/advice", summary: "Check the sheet against good practice (ghost calls, lost calls, full mailboxes, forward loops…): code, severity, field, message per item.", access: token, status: 200, answer: "AdviceAnswer", errors: []int{404}},
 	{method: "PUT", path: "/v1/users/{id}/voicemail/pin", summary: "Set the voicemail PIN (write-only: stored hashed, never returned).", access: token, body: "PINRequest", status: 204, errors: []int{400, 404, 413, 415, 422}},
 	{method: "POST", path: "/v1/users/{id}/dnd/on", summary: "Turn do-not-disturb on.", access: token, status: 200, answer: "Sheet", errors: []int{400, 404, 409, 422}},
 	{method: "POST", path: "/v1/users/{id}/dnd/off", summary: "Turn do-not-disturb off.", access: token, status: 200, answer: "Sheet", errors: []int{400, 404, 409, 422}},
@@ -100,6 +110,8 @@ var docTypes = map[string]reflect.Type{
 	"SheetPage":      reflect.TypeFor[Page[*config.Sheet]](),
 	"AuditPage":      reflect.TypeFor[Page[config.AuditEntry]](),
 	"CallPage":       reflect.TypeFor[Page[config.CallRecord]](),
+	"Explanation":    reflect.TypeFor[callflow.Explanation](),
+	"AdviceAnswer":   reflect.TypeFor[AdviceAnswer](),
 	"MediaPage":      reflect.TypeFor[Page[*config.MediaInfo]](),
 	"TokenPage":      reflect.TypeFor[Page[*config.Token]](),
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +34,8 @@ type Options struct {
 	// PublicMedia serves the media library without a token at /media/<name>.wav, for
 	// the PBX's HTTP media cache (sophiad turns it on with a PBX link).
 	PublicMedia bool
+	// Now is the clock of the route explainer and the advice (nil: time.Now).
+	Now func() time.Time
 	// UI, when set, serves everything outside /v1/, /healthz, /readyz and /metrics:
 	// the admin web page (later work).
 	UI http.Handler
@@ -182,6 +185,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/users/{id}/audit", token, s.userAudit)
 	s.handle("PUT /v1/users/{id}/voicemail/pin", token, s.setPIN)
 	s.handle("GET /v1/users/{id}/calls", token, s.userCalls)
+	s.handle("GET /v1/users/{id}/route", token, s.route)
+	s.handle("GET /v1/users/{id}/advice", token, s.advice)
 
 	// Daily shortcuts: one small write each, applied to the latest sheet (If-Match
 	// optional), answering the whole sheet.

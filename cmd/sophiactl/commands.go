@@ -39,6 +39,8 @@ func init() {
 		{"forward clear", "USER KIND", "Turn a forward off and forget its target.", forwardClear},
 		{"forward on", "USER KIND", "Turn a forward on (KIND may be scheduled/<index>).", forwardToggle("on")},
 		{"forward off", "USER KIND", "Turn a forward off (KIND may be scheduled/<index>).", forwardToggle("off")},
+		{"route", "USER", "Explain where a call to USER goes, step by step with the rule that fired (nothing is\nwritten). Hypotheses: --at, --from, --to, --active, --respond TARGET=answer|no_answer|busy|offline.\nExample: sophiactl route alice --respond user:alice=offline --respond +33612345678=answer", route},
+		{"lint", "[USER...]", "Check sheets against good practice (ghost calls, lost calls, full mailboxes, forward\nloops…); --all checks every user. Exit 8 when any warning or error is found.", lint},
 		{"pin set", "USER", "Set a user's voicemail PIN, read from stdin (never shown back).", pinSet},
 		{"media list", "", "List the media library.", mediaList},
 		{"media upload", "NAME FILE", "Upload a WAV file (PCM) as NAME.", mediaUpload},

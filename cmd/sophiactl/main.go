@@ -11,6 +11,7 @@
 //	5 conflict: stale version, already exists, still in use (HTTP 409)
 //	6 not allowed: no token, a bad one, or out of its scope (HTTP 401, 403)
 //	7 invalid input (HTTP 400, 413, 415, 422)
+//	8 lint: some sheets have warnings or errors (each is printed)
 package main
 
 import (
@@ -34,6 +35,7 @@ const (
 	exitConflict   = 5
 	exitDenied     = 6
 	exitInvalid    = 7
+	exitAdvice     = 8
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)) }
@@ -117,6 +119,9 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	if errors.Is(err, errRowsFailed) {
 		return exitRowsFailed // the report said which
+	}
+	if errors.Is(err, errAdvice) {
+		return exitAdvice // each item was printed
 	}
 	fmt.Fprintf(stderr, "sophiactl: %v\n", err)
 	var ue *usageError
