@@ -361,6 +361,11 @@ func (op *bridgeOp) startLeg(l *legState) {
 		dest = user
 	case "sofia":
 		e, ok := s.endpointFor(target)
+		if !ok && strings.HasSuffix(target, "@"+SelfSIPAddr) {
+			parts := strings.Split(rest, "/")
+			op.startSofiaLoop(l, target, strings.Split(parts[len(parts)-1], "@")[0])
+			return
+		}
 		if !ok {
 			l.finish("SUBSCRIBER_ABSENT")
 			return
@@ -612,6 +617,15 @@ func (op *bridgeOp) legHungUp(l *legState) {
 	if op.lastRealGroup != op.gi || op.lastRealIdx > l.idx {
 		op.lastReal, op.lastRealGroup, op.lastRealIdx = b.cause, op.gi, l.idx
 	}
+	if p, ok := b.vars.get("proto_specific_hangup_cause"); ok && op.a != nil {
+		op.a.vars.set("last_bridge_proto_specific_hangup_cause", p)
+		// A gets the refused INVITE's status too (README, 11).
+		for _, k := range []string{"sip_invite_failure_status", "sip_invite_failure_phrase"} {
+			if v, ok := b.vars.get(k); ok {
+				op.a.vars.set(k, v)
+			}
+		}
+	}
 	l.finish(b.cause)
 	op.checkGroup()
 }
@@ -755,6 +769,9 @@ func (op *bridgeOp) bridgeEnded(b *Channel) {
 	} else {
 		a.vars.set("bridge_hangup_cause", b.cause)
 		a.vars.set("last_bridge_hangup_cause", b.cause)
+		if p, ok := b.vars.get("proto_specific_hangup_cause"); ok {
+			a.vars.set("last_bridge_proto_specific_hangup_cause", p) // sip:200 for a BYE (11)
+		}
 	}
 	a.s.fire(a.event("CHANNEL_UNBRIDGE", "switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1879,
 		[]Header{{"Bridge-A-Unique-ID", a.UUID}, {"Bridge-B-Unique-ID", b.UUID}}, nil))

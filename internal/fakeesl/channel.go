@@ -89,10 +89,15 @@ type Channel struct {
 	afterHangupEvent func()   // runs once, right after CHANNEL_HANGUP
 	destroyVars      []Header // set just before CHANNEL_DESTROY (the bridge thread's last word)
 
-	presenceCount  int     // PRESENCE_IN event_count
-	holdApp        *appRun // hold music played next to the bridge (uuid_hold on the other leg)
-	restPending    bool    // hung up, the rest waits for the sync-mode socket to end
-	destroyPending bool    // hung up, destroy waits for the lingering socket to end
+	presenceCount int     // PRESENCE_IN event_count
+	holdApp       *appRun // hold music played next to the bridge (uuid_hold on the other leg)
+	// SIP self-loop (sip.go): B's far end, the far end's B, the far end's refusal code.
+	sipFar, sipNear *Channel
+	sipRefuse       int
+	sipQuiet        bool     // the far end's own 183 before its 200: not sent on
+	postHangupVars  []Header // set after CHANNEL_HANGUP, before HANGUP_COMPLETE
+	restPending     bool     // hung up, the rest waits for the sync-mode socket to end
+	destroyPending  bool     // hung up, destroy waits for the lingering socket to end
 }
 
 // appRun is one application execution.
@@ -372,6 +377,9 @@ func (ch *Channel) markProgress(media bool) {
 	if ch.peer != nil {
 		ch.peer.markProgress(media)
 	}
+	if ch.sipNear != nil && !ch.sipQuiet {
+		ch.sipProgress(media)
+	}
 	if ch.leg != nil {
 		ch.leg.op.legProgress(ch.leg, media)
 	}
@@ -382,12 +390,21 @@ func (ch *Channel) markAnswered() {
 	if ch.hungup || ch.answer == "answered" {
 		return
 	}
+	if ch.sipNear != nil && ch.mediaAt.IsZero() {
+		// sofia pre-answers an incoming call it answers (11: PROGRESS_MEDIA, ANSWER).
+		ch.sipQuiet = true
+		ch.markProgress(true)
+		ch.sipQuiet = false
+	}
 	ch.answeredAt = ch.s.clock.Now()
 	ch.answer = "answered"
 	ch.s.fire(ch.event("CHANNEL_ANSWER", "switch_channel.c", "switch_channel_perform_mark_answered", 3846, nil, nil))
 	ch.setCallState("ACTIVE")
 	ch.vars.set("endpoint_disposition", "ANSWER")
 	ch.presence("answered", "active")
+	if ch.sipNear != nil {
+		ch.sipAnswered()
+	}
 	if ch.peer != nil {
 		ch.peer.markAnswered()
 	}
@@ -548,6 +565,12 @@ func (ch *Channel) hangupRest() {
 		}
 		ch.s.fire(ch.event("CHANNEL_EXECUTE_COMPLETE", "switch_core_session.c", "switch_core_session_exec", 2967, nil, a.headers(true)))
 	}
+	if ch.sipNear != nil {
+		ch.sipHangupFar(cause)
+	}
+	if ch.sipFar != nil {
+		ch.sipHangupNear()
+	}
 	// A B leg tells its bridge/originate first.
 	if ch.leg != nil {
 		ch.leg.op.legHungUp(ch.leg)
@@ -594,6 +617,9 @@ func (ch *Channel) hangupRest() {
 		ch.peer.hangup(cause)
 	}
 	ch.setState("CS_REPORTING")
+	for _, h := range ch.postHangupVars {
+		ch.vars.set(h.Name, h.Value)
+	}
 	ch.vars.set("end_stamp", ch.hangupAt.Format("2006-01-02 15:04:05"))
 	ch.vars.set("billsec", fmt.Sprint(billsec(ch)))
 	ch.s.fire(ch.event("CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", "switch_core_session_reporting_state", 943,

@@ -577,7 +577,8 @@ var replayed = []string{
 	"09-outbound-caller-hangup-linger-2s.txt", "09-outbound-caller-hangup-linger.txt",
 	"09-outbound-caller-hangup-no-linger.txt", "09-outbound-client-closes-socket.txt",
 	"09-outbound-exit-command.txt", "09-outbound-sync-mode.txt",
-	"04-variables.txt", "07-presence-mwi.txt", "08-errors.txt", "12-inbound-call-control.txt",
+	"04-variables.txt", "07-presence-mwi.txt", "08-errors.txt", "11-sip-bridge-outcomes.txt",
+	"12-inbound-call-control.txt",
 }
 
 func TestReplayTraces(t *testing.T) {
