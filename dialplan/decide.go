@@ -27,9 +27,14 @@ var inbound = [...]rule{
 // It allocates the Plan and its storage (about 5 KB); the call path decides into reused
 // Plans instead (DecideInto allocates nothing), as callflow does.
 func Decide(in *Input) *Plan {
-	p := new(Plan)
-	DecideInto(in, p)
-	return p
+	// One allocation for the Plan and its storage.
+	x := new(struct {
+		p Plan
+		b planBuf
+	})
+	x.p.buf = &x.b
+	DecideInto(in, &x.p)
+	return &x.p
 }
 
 // DecideInto is Decide building into p, which it resets first: a caller routing many
