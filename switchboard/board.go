@@ -141,19 +141,19 @@ func (b *Board) Republish() { b.p.republish() }
 func (b *Board) Presence(uid string) Presence { return b.p.get(uid) }
 
 // DeviceState records a device's state as the PBX reported it (config.Store.
-// SetDeviceState) and updates its user's presence. A device no user holds is ignored
-// (nil).
-func (b *Board) DeviceState(ctx context.Context, endpoint string, st config.DeviceState) error {
+// SetDeviceState) and updates its user's presence. It returns the user holding the
+// device; a device no user holds is ignored ("", nil).
+func (b *Board) DeviceState(ctx context.Context, endpoint string, st config.DeviceState) (string, error) {
 	uid, err := b.st.SetDeviceState(ctx, endpoint, st)
 	if errors.Is(err, config.ErrNotFound) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
 		b.m.errors.WithLabelValues("device_state").Inc()
-		return err
+		return "", err
 	}
 	b.p.update(uid, func(u *userState) { u.offline = st == config.DeviceOffline })
-	return nil
+	return uid, nil
 }
 
 // Run renews the active-call leases of the calls in progress every Lease/3, publishes

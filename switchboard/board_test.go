@@ -289,15 +289,15 @@ func TestDeviceStateAndDNDPresence(t *testing.T) {
 	row := findRow(t, "desk answers")
 	e := newEnv(t, &row, nil)
 	ctx := context.Background()
-	if err := e.board.DeviceState(ctx, "PJSIP/alice", config.DeviceOffline); err != nil {
+	if uid, err := e.board.DeviceState(ctx, "PJSIP/alice", config.DeviceOffline); err != nil || uid != "alice" {
 		t.Fatal(err)
 	}
 	e.pub.waitFor(t, "alice=offline")
-	if err := e.board.DeviceState(ctx, "PJSIP/alice", config.DeviceOnline); err != nil {
+	if _, err := e.board.DeviceState(ctx, "PJSIP/alice", config.DeviceOnline); err != nil {
 		t.Fatal(err)
 	}
 	e.pub.waitFor(t, "alice=offline", "alice=idle")
-	if err := e.board.DeviceState(ctx, "PJSIP/nobody", config.DeviceOnline); err != nil {
+	if uid, err := e.board.DeviceState(ctx, "PJSIP/nobody", config.DeviceOnline); err != nil || uid != "" {
 		t.Errorf("a device no user holds: %v, want nil", err)
 	}
 	// DND turned on through the store (as the API does) reaches the BLF key.

@@ -30,7 +30,7 @@
 //	go board.Run(ctx)                       // lease renewal, presence publishing, sheet changes
 //	board.AddPublisher(myAdapter)           // Publish(ctx, user, Presence) on every change
 //	board.SetLink("asterisk", true)         // the PBX link state, for the dashboard
-//	board.DeviceState(ctx, "PJSIP/alice", config.DeviceOnline) // from the PBX's events
+//	uid, err := board.DeviceState(ctx, "PJSIP/alice", config.DeviceOnline) // from the PBX's events
 //
 //	// per call, in the goroutine that owns the call:
 //	call := &switchboard.Call{ID: chanID, Direction: switchboard.Inbound,

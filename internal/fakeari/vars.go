@@ -27,6 +27,9 @@ func (f *Fake) setVar(c *channel, name, value string) bool {
 			c.caller.Name = value
 		case "all":
 			c.caller = parseCallerID(value)
+		case "pres", "num-pres", "name-pres":
+			// Presentation (allowed, prohib…): kept as written; DialRecord.Vars shows it.
+			c.vars[name] = value
 		default:
 			return false
 		}
@@ -43,6 +46,8 @@ func (f *Fake) setVar(c *channel, name, value string) bool {
 			c.connected.Name = value
 		case "all":
 			c.connected = parseCallerID(value)
+		case "pres", "num-pres", "name-pres":
+			c.vars[name] = value
 		default:
 			return false
 		}

@@ -1,0 +1,56 @@
+package ari
+
+import (
+	"context"
+	"slices"
+
+	cyari "github.com/CyCoreSystems/ari/v6"
+)
+
+// deviceLoop applies endpoint state changes, in the order Asterisk sent them, off the
+// dispatcher (each is a Redis write).
+func (a *Adapter) deviceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case data := <-a.devices:
+			ev, err := cyari.DecodeEvent(data)
+			e, ok := ev.(*cyari.EndpointStateChange)
+			if err != nil || !ok {
+				continue
+			}
+			ep := e.Endpoint.Technology + "/" + e.Endpoint.Resource
+			if _, err := a.b.DeviceState(ctx, ep, endpointState(e.Endpoint.Technology, e.Endpoint.State)); err != nil && ctx.Err() == nil {
+				a.log.Warn("record device state", "endpoint", ep, "err", err)
+			}
+		}
+	}
+}
+
+// syncEndpoints reads every endpoint's state from Asterisk into Redis, and subscribes
+// the application to the endpoints users hold, so that their registrations and
+// unregistrations arrive as EndpointStateChange events (a subscription survives
+// WebSocket reconnects, not an Asterisk restart: it is renewed at each sync).
+func (a *Adapter) syncEndpoints(ctx context.Context) error {
+	eps, err := a.rest.endpoints(ctx)
+	if err != nil {
+		return err
+	}
+	var held []string
+	for _, e := range eps {
+		ep := e.Technology + "/" + e.Resource
+		uid, err := a.b.DeviceState(ctx, ep, endpointState(e.Technology, e.State))
+		if err != nil {
+			return err
+		}
+		if uid != "" {
+			held = append(held, "endpoint:"+ep)
+		}
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	slices.Sort(held)
+	return a.rest.subscribe(ctx, a.o.App, held)
+}
