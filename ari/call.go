@@ -372,7 +372,7 @@ func (c *call) ringLoop(ctx context.Context, r *callflow.Ring) (int, error) {
 			}
 			if l.answered && !l.done {
 				if !l.confirm {
-					return c.win(ctx, r, l)
+					return c.win(context.WithoutCancel(ctx), r, l)
 				}
 				if l.confirmBy.IsZero() {
 					l.confirmBy = time.Now().Add(c.a.o.Seconds(c.a.o.ConfirmTimeoutS))
@@ -417,7 +417,7 @@ func (c *call) ringLoop(ctx context.Context, r *callflow.Ring) (int, error) {
 		}
 		if d, ok := ev.(*cyari.ChannelDtmfReceived); ok && d.Digit == "1" {
 			if l := c.legs[d.Channel.ID]; l != nil && l.step == c.step && l.confirm && l.answered && !l.done {
-				return c.win(ctx, r, l)
+				return c.win(context.WithoutCancel(ctx), r, l)
 			}
 		}
 	}
@@ -432,7 +432,8 @@ func (c *call) stopAll(ctx context.Context) {
 	}
 }
 
-// win connects the caller with leg w: the others stop at once, the caller is answered,
+// win connects the caller with leg w (ctx without the ring's deadline: the call is
+// answered, what follows must be done): the others stop at once, the caller is answered,
 // gets the user's hold music as its music class, and enters a mixing bridge with w.
 func (c *call) win(ctx context.Context, r *callflow.Ring, w *leg) (int, error) {
 	c.winner = w
@@ -469,8 +470,9 @@ func (c *call) win(ctx context.Context, r *callflow.Ring, w *leg) (int, error) {
 		return -1, fmt.Errorf("create bridge: %w", err)
 	}
 	if err := c.a.rest.addChannels(ctx, c.bridge, c.id, w.id); err != nil {
-		if statusOf(err) == 400 || statusOf(err) == 404 || statusOf(err) == 422 {
-			// One side left meanwhile: Talk sees it and ends the call.
+		if st := statusOf(err); st >= 400 && st < 500 {
+			// A side left meanwhile (400 channel not found, 409/422 not in Stasis):
+			// the call was answered; Talk sees the hangup and ends it.
 			c.log.Debug("bridge: a side left before it was bridged", "err", err)
 		} else {
 			return -1, fmt.Errorf("bridge the caller and %s: %w", w.id, err)

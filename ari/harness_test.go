@@ -2,6 +2,7 @@ package ari_test
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,9 +19,10 @@ import (
 	"github.com/sophia-pbx/sophia/switchboard"
 )
 
-// scale is the fake Asterisk's time scale in these tests: an Asterisk second lasts 5 ms
-// (a 20 s ring 100 ms), and sophia's own timers shrink alike.
-const scale = 0.005
+// scale is the fake Asterisk's time scale in these tests: an Asterisk second lasts 10 ms
+// (a 20 s ring 200 ms), and sophia's own timers shrink alike. The margins of the table
+// (an answer 5 s before the timeout: 50 ms) hold on a loaded 2-core machine with -race.
+const scale = 0.01
 
 func seconds(s int) time.Duration {
 	return time.Duration(float64(s) * scale * float64(time.Second))
@@ -71,7 +73,8 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bo := switchboard.Options{Store: h.store, Registerer: h.reg, Region: "FR", Seconds: seconds,
+	logger := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	bo := switchboard.Options{Logger: logger, Store: h.store, Registerer: h.reg, Region: "FR", Seconds: seconds,
 		Now: func() time.Time { return h.now }}
 	if ho.board != nil {
 		ho.board(&bo)
@@ -81,7 +84,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(h.fake.URL())
-	ao := ari.Options{URL: "http://" + u.Host, User: "sophia", Password: "sophia", Trunk: "PJSIP/{number}@trunk",
+	ao := ari.Options{Logger: logger, URL: "http://" + u.Host, User: "sophia", Password: "sophia", Trunk: "PJSIP/{number}@trunk",
 		Media: mediaBase, Board: h.board, Registerer: h.reg, Seconds: seconds,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Grace: 2 * time.Second,
 		OnCallEnd: func(id string, res *switchboard.Result) {
@@ -190,4 +193,12 @@ func legStep(callID, legID string) (step, idx int, ok bool) {
 	s, err1 := strconv.Atoi(a)
 	i, err2 := strconv.Atoi(b)
 	return s, i, err1 == nil && err2 == nil
+}
+
+// tlog writes log lines to the test's log (shown when it fails).
+type tlog struct{ t testing.TB }
+
+func (w tlog) Write(p []byte) (int, error) {
+	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

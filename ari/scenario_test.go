@@ -36,10 +36,10 @@ func (runner) Run(t *testing.T, r *scenario.Row) scenario.Observation {
 	var call *fakeari.Call
 	var err error
 	in := fakeari.InboundCall{CallerNumber: r.Call.From.Number, CallerName: r.Call.From.Name, Exten: r.Call.To,
-		HangsUpAfter: time.Second} // the caller ends a conversation a second in
+		HangsUpAfter: 5 * time.Second} // the caller ends a conversation 5 s in
 	if r.Call.Direction == scenario.Outbound {
 		in = fakeari.InboundCall{Args: []string{"outbound"}, PJSIP: true, Endpoint: r.Call.User, Exten: r.Call.Dialed,
-			Context: "outbound", HangsUpAfter: time.Second}
+			Context: "outbound", HangsUpAfter: 5 * time.Second}
 	}
 	call, err = h.fake.Inbound(in)
 	if err != nil {
@@ -52,6 +52,14 @@ func (runner) Run(t *testing.T, r *scenario.Row) scenario.Observation {
 	res := h.waitEnd(call.ID())
 	obs := observe(t, h.fake, call.ID())
 	obs.Outcome = res.Outcome
+	if res.Outcome != r.Want.Outcome {
+		for _, a := range h.fake.Actions() {
+			t.Logf("%v %v", a.At.Format("05.000"), a)
+		}
+		for _, d := range h.fake.Dials() {
+			t.Logf("dial %v %s %v", d.At.Format("05.000"), d.ChannelID, d.Behavior)
+		}
+	}
 
 	// Whatever the path, the call leaves nothing behind: no channel, bridge or playback
 	// on Asterisk, no lease in Redis beyond the row's own calls in progress.
