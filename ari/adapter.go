@@ -48,6 +48,9 @@ func New(o Options) (*Adapter, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if o.Board == nil {
+		return nil, errors.New("ari: board: required")
+	}
 	base, ws := o.urls()
 	a := &Adapter{o: o, log: o.Logger, b: o.Board, wsURL: ws, m: newMetrics(o.Registerer),
 		rest:   &rest{base: base, user: o.User, pass: o.Password, hc: newHTTPClient(o.RequestTimeout)},

@@ -60,6 +60,10 @@ type Options struct {
 	EndpointResync time.Duration
 }
 
+// Check reports what is wrong with the connection settings (URL, user, password, app,
+// trunk, media), all at once: sophiad's --check-config.
+func (o Options) Check() error { return o.validate() }
+
 func (o *Options) validate() error {
 	var ps []string
 	if o.URL == "" {
@@ -84,9 +88,6 @@ func (o *Options) validate() error {
 	}
 	if o.Media != "" && !strings.HasPrefix(o.Media, "http://") && !strings.HasPrefix(o.Media, "https://") && !strings.HasPrefix(o.Media, "/") {
 		ps = append(ps, fmt.Sprintf("media %q: want an http(s) URL or an absolute directory", o.Media))
-	}
-	if o.Board == nil {
-		ps = append(ps, "board: required")
 	}
 	if ps != nil {
 		return errors.New("ari: " + strings.Join(ps, "; "))

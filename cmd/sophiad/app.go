@@ -16,9 +16,19 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sophia-pbx/sophia/api"
+	"github.com/sophia-pbx/sophia/ari"
 	"github.com/sophia-pbx/sophia/config"
 	"github.com/sophia-pbx/sophia/internal/embedded"
+	"github.com/sophia-pbx/sophia/switchboard"
 )
+
+// boardComponent runs the switchboard (lease renewal, presence publishing) beside the
+// PBX adapters.
+type boardComponent struct{ b *switchboard.Board }
+
+func (boardComponent) Name() string                    { return "switchboard" }
+func (boardComponent) Ready(context.Context) error     { return nil }
+func (c boardComponent) Run(ctx context.Context) error { return c.b.Run(ctx) }
 
 // component is a long-lived part of sophiad: the API server now, the ARI and ESL links
 // later. Run returns when ctx ends, once the part has stopped cleanly (or its grace
@@ -82,7 +92,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 		}
 	}
 	srv, err := api.New(api.Options{Store: a.store, Logger: log.With("component", "api"), Registerer: a.reg, Gatherer: a.reg,
-		Ready: []api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }}}})
+		PublicMedia: cfg.ARIURL != "",
+		Ready:       []api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }}}})
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +108,24 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}}
 	a.components = []component{a.api}
+	if cfg.ARIURL != "" {
+		policy, _ := switchboard.ParseUnknownPolicy(cfg.UnknownNumber) // validated
+		board, err := switchboard.New(switchboard.Options{Store: a.store, Registerer: a.reg,
+			Logger: log.With("component", "switchboard"), Unknown: policy, Region: cfg.Region})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		ao := cfg.ariOptions(board, ln.Addr().String())
+		ao.Registerer, ao.Logger = a.reg, log.With("component", "asterisk")
+		ao.Grace = cfg.ShutdownTimeout
+		ad, err := ari.New(ao)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		a.components = append(a.components, boardComponent{board}, ad)
+	}
 	// Each component's readiness shows on /readyz (the API's own is implied).
 	for _, c := range a.components {
 		if c != component(a.api) {

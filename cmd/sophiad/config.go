@@ -11,8 +11,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sophia-pbx/sophia/ari"
 	"github.com/sophia-pbx/sophia/config"
+	"github.com/sophia-pbx/sophia/switchboard"
 )
+
+// ariOptions returns the adapter's options from the configuration (board nil: only
+// to validate).
+// apiAddr is the API's bound address, for the default media URL.
+func (c *Config) ariOptions(board *switchboard.Board, apiAddr string) ari.Options {
+	media := c.ARIMedia
+	if media == "" {
+		host, port, _ := net.SplitHostPort(apiAddr)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		media = "http://" + net.JoinHostPort(host, port) + "/media"
+	}
+	return ari.Options{URL: c.ARIURL, User: c.ARIUser, Password: c.ARIPassword, App: c.ARIApp,
+		Trunk: c.ARITrunk, Media: media, Board: board}
+}
 
 // Config is sophiad's resolved configuration: each flag, else its SOPHIA_* environment
 // twin, else the default (README.md, "Configuration").
@@ -26,6 +44,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	Demo            bool
 	CheckConfig     bool
+	// Asterisk (ARI): ARIURL "" means no Asterisk.
+	ARIURL, ARIUser, ARIApp, ARITrunk, ARIMedia string
+	ARIPassword                                 config.Secret
+	// UnknownNumber is what happens to a call to a number no user owns: continue (back
+	// to the PBX's dialplan) or reject. Region reads national numbers the PBX passes.
+	UnknownNumber string
+	Region        string
 	// AdminToken comes from SOPHIA_ADMIN_TOKEN only (a flag would show in ps): when set,
 	// a token named "admin" of scope all with this secret exists after start.
 	AdminToken config.Secret
@@ -51,6 +76,14 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Bool("demo", c.Demo),
 		slog.Bool("admin_token_from_env", c.AdminToken != ""),
+		slog.String("ari_url", redactURL(c.ARIURL)),
+		slog.String("ari_user", c.ARIUser),
+		slog.Bool("ari_password_set", c.ARIPassword != ""),
+		slog.String("ari_app", c.ARIApp),
+		slog.String("ari_trunk", c.ARITrunk),
+		slog.String("ari_media", c.ARIMedia),
+		slog.String("unknown_number", c.UnknownNumber),
+		slog.String("region", c.Region),
 	)
 }
 
@@ -96,6 +129,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*Con
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long requests in flight may take to finish at shutdown")
 	fs.BoolVar(&c.Demo, "demo", false, "load a sample company (site acme, 5 users, media) if missing")
 	fs.BoolVar(&c.CheckConfig, "check-config", false, "validate the configuration, print it and exit")
+	var ariPassword string
+	fs.StringVar(&c.ARIURL, "ari-url", "", "Asterisk's ARI, e.g. http://127.0.0.1:8088; unset = no Asterisk")
+	fs.StringVar(&c.ARIUser, "ari-user", "sophia", "ARI user (ari.conf)")
+	fs.StringVar(&ariPassword, "ari-password", "", "ARI password (prefer SOPHIA_ARI_PASSWORD: a flag shows in ps)")
+	fs.StringVar(&c.ARIApp, "ari-app", "sophia", "the Stasis application: Stasis(<app>,inbound) and Stasis(<app>,outbound) in extensions.conf")
+	fs.StringVar(&c.ARITrunk, "ari-trunk", "", "dial string for outside numbers, {number} standing for the number, e.g. PJSIP/{number}@trunk")
+	fs.StringVar(&c.ARIMedia, "ari-media", "", "where Asterisk fetches the media library: an http(s) URL of sophiad's /media (default: http://<api-addr>/media) or a shared directory")
+	fs.StringVar(&c.UnknownNumber, "unknown-number", "continue", "a call to a number no user owns: continue (back to the dialplan) or reject")
+	fs.StringVar(&c.Region, "region", "FR", "region to read national numbers the PBX passes (0478000001 → +33478000001)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: sophiad [flags]\n\nEvery flag has an environment twin (--api-addr: SOPHIA_API_ADDR); a flag beats its twin.\nSOPHIA_ADMIN_TOKEN sets the secret of the admin API token.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -123,6 +165,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*Con
 		}
 	})
 	c.AdminToken = config.Secret(getenv("SOPHIA_ADMIN_TOKEN"))
+	c.ARIPassword = config.Secret(ariPassword)
 	c.LogFormat = format
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		problems = append(problems, fmt.Sprintf("log-level %q: want debug, info, warn or error", level))
@@ -164,6 +207,17 @@ func (c *Config) validate() []string {
 	}
 	if c.ShutdownTimeout <= 0 {
 		ps = append(ps, "shutdown-timeout: must be positive")
+	}
+	if _, err := switchboard.ParseUnknownPolicy(c.UnknownNumber); err != nil {
+		ps = append(ps, err.Error())
+	}
+	if c.ARIURL != "" {
+		if c.ARIPassword == "" {
+			ps = append(ps, "ari-password: required with --ari-url (set SOPHIA_ARI_PASSWORD)")
+		}
+		if err := c.ariOptions(nil, c.APIAddr).Check(); err != nil {
+			ps = append(ps, err.Error())
+		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		ps = append(ps, "SOPHIA_ADMIN_TOKEN: at least 16 characters")
