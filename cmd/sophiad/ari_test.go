@@ -18,7 +18,7 @@ import (
 // /readyz, connects once Asterisk is up, and then handles a call end to end (the call
 // log through the API, the metrics).
 func TestAsteriskAbsentAtStart(t *testing.T) {
-	f := fakeari.New(t, fakeari.Options{TimeScale: 0.01, RestartDropAfter: time.Millisecond, RestartDowntime: 400 * time.Millisecond})
+	f := fakeari.New(t, fakeari.Options{TimeScale: 0.01, RestartDropAfter: time.Millisecond, RestartDowntime: time.Minute}) // scaled: 600 ms down
 	f.Restart() // down for a while, on the same address
 	waitCond(t, "the fake Asterisk to go down", func() bool { return !f.Up() })
 
