@@ -23,14 +23,14 @@ import (
 // Adapter is sophia's Stasis application on one Asterisk: it keeps the events WebSocket
 // up, gives each call its own goroutine, and carries out the plans through ARI.
 type Adapter struct {
-	o    Options
-	log  *slog.Logger
-	rest *rest
+	o     Options
+	log   *slog.Logger
+	rest  *rest
 	wsURL string
-	m    *metrics
-	b    *switchboard.Board
+	m     *metrics
+	b     *switchboard.Board
 
-	up      atomic.Bool  // the WebSocket is connected and resynced
+	up      atomic.Bool            // the WebSocket is connected and resynced
 	lastErr atomic.Pointer[string] // why the link is down
 
 	mu     sync.Mutex
@@ -338,7 +338,6 @@ func (a *Adapter) resync(ctx context.Context) error {
 	}
 	return a.syncEndpoints(ctx)
 }
-
 
 // newID returns a channel, bridge or playback id unique to this daemon and run.
 func (a *Adapter) newID(kind string) string {

@@ -28,11 +28,11 @@ type call struct {
 
 	callerGone, callerUp, handedOff, hungUp bool
 
-	step      int
-	legs      map[string]*leg
-	cur       []*leg // legs of the ring step in progress, in Ring.Legs order
-	winner    *leg
-	bridge    string
+	step       int
+	legs       map[string]*leg
+	cur        []*leg // legs of the ring step in progress, in Ring.Legs order
+	winner     *leg
+	bridge     string
 	finished   map[string]bool // playbacks that finished
 	onFinished func(playbackID string)
 	playCount  int

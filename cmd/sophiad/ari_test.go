@@ -19,7 +19,7 @@ import (
 // log through the API, the metrics).
 func TestAsteriskAbsentAtStart(t *testing.T) {
 	f := fakeari.New(t, fakeari.Options{TimeScale: 0.01, RestartDropAfter: time.Millisecond, RestartDowntime: time.Minute}) // scaled: 600 ms down
-	f.Restart() // down for a while, on the same address
+	f.Restart()                                                                                                             // down for a while, on the same address
 	waitCond(t, "the fake Asterisk to go down", func() bool { return !f.Up() })
 
 	dir := t.TempDir()
