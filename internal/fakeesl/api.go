@@ -365,7 +365,7 @@ func (s *Server) show(arg string) string {
 				}
 				b.WriteString("}")
 			}
-			b.WriteString("]}\n")
+			b.WriteString("]}") // no newline after rows (10), unlike the row_count 0 answer
 			return b.String()
 		}
 		var b strings.Builder
@@ -398,8 +398,8 @@ func (s *Server) show(arg string) string {
 				}
 				b.WriteByte('{')
 				for j, kv := range [][2]string{{"reg_user", r.User}, {"realm", r.Domain}, {"token", r.callID},
-					{"url", "sofia/internal/" + r.Contact}, {"expires", fmt.Sprint(r.at.Add(60 * time.Second).Unix())},
-					{"network_ip", "127.0.0.1"}, {"network_port", "5060"}, {"network_proto", "udp"},
+					{"url", "sofia/internal/" + r.Contact}, {"expires", fmt.Sprint(r.exp())},
+					{"network_ip", "127.0.0.1"}, {"network_port", r.port()}, {"network_proto", "udp"},
 					{"hostname", s.opts.Hostname}, {"metadata", ""}} {
 					if j > 0 {
 						b.WriteByte(',')
@@ -410,15 +410,18 @@ func (s *Server) show(arg string) string {
 				}
 				b.WriteByte('}')
 			}
-			b.WriteString("]}\n")
+			b.WriteString("]}") // no newline after rows (10), unlike the row_count 0 answer
 			return b.String()
+		}
+		if len(keys) == 0 {
+			return "\n0 total.\n" // as show channels: no header line (10)
 		}
 		var b strings.Builder
 		b.WriteString("reg_user,realm,token,url,expires,network_ip,network_port,network_proto,hostname,metadata\n")
 		for _, k := range keys {
 			r := s.regs[k]
-			fmt.Fprintf(&b, "%s,%s,%s,sofia/internal/%s,%d,127.0.0.1,5060,udp,%s,\n", r.User, r.Domain, r.callID, r.Contact,
-				r.at.Add(60*time.Second).Unix(), s.opts.Hostname)
+			fmt.Fprintf(&b, "%s,%s,%s,sofia/internal/%s,%d,127.0.0.1,%s,udp,%s,\n", r.User, r.Domain, r.callID, r.Contact,
+				r.exp(), r.port(), s.opts.Hostname)
 		}
 		fmt.Fprintf(&b, "\n%d total.\n", len(keys))
 		return b.String()
@@ -430,11 +433,15 @@ func (s *Server) sofia(arg string) string {
 	w := strings.Fields(arg)
 	if len(w) >= 1 && w[0] == "status" {
 		if len(w) == 1 {
+			// The trace machine's profiles (vanilla with the ports moved, README).
 			return "                     Name\t   Type\t                                      Data\tState\n" +
 				"=================================================================================================\n" +
-				"                 internal\tprofile\t           sip:mod_sofia@127.0.0.1:5060\tRUNNING (0)\n" +
+				"                127.0.0.1\t  alias\t                                  internal\tALIASED\n" +
+				"                 external\tprofile\t             sip:mod_sofia@" + SelfSIPAddr + "\tRUNNING (0)\n" +
+				"    external::example.com\tgateway\t                   sip:joeuser@example.com\tNOREG\n" +
+				"                 internal\tprofile\t             sip:mod_sofia@127.0.0.1:15060\tRUNNING (0)\n" +
 				"=================================================================================================\n" +
-				"1 profile 0 aliases\n"
+				"2 profiles 1 alias\n"
 		}
 		if len(w) >= 3 && w[1] == "profile" {
 			if w[2] != "internal" {
@@ -451,10 +458,10 @@ func (s *Server) sofia(arg string) string {
 				for _, k := range keys {
 					r := s.regs[k]
 					fmt.Fprintf(&b, "Call-ID:    \t%s\nUser:       \t%s@%s\nContact:    \t\"\" <%s>\nAgent:      \t%s\n"+
-						"Status:     \tRegistered(UDP)(unknown) EXP(%s) EXPSECS(60)\nPing-Status:\tReachable\nPing-Time:\t0.00\n"+
-						"Host:       \t%s\nIP:         \t127.0.0.1\nPort:       \t5060\nAuth-User:  \t%s\nAuth-Realm: \t%s\nMWI-Account:\t%s@%s\n\n",
-						r.callID, r.User, r.Domain, r.Contact, r.UserAgent, r.at.Add(60*time.Second).Format("2006-01-02 15:04:05"),
-						s.opts.Hostname, r.User, r.Domain, r.User, r.Domain)
+						"Status:     \tRegistered(UDP)(unknown) EXP(%s) EXPSECS(%d)\nPing-Status:\tReachable\nPing-Time:\t0.00\n"+
+						"Host:       \t%s\nIP:         \t127.0.0.1\nPort:       \t%s\nAuth-User:  \t%s\nAuth-Realm: \t%s\nMWI-Account:\t%s@%s\n\n",
+						r.callID, r.User, r.Domain, r.Contact, r.UserAgent, time.Unix(r.exp(), 0).In(s.clock.Now().Location()).Format("2006-01-02 15:04:05"),
+						r.exp()-s.clock.Now().Unix(), s.opts.Hostname, r.port(), r.User, r.Domain, r.User, r.Domain)
 				}
 				fmt.Fprintf(&b, "Total items returned: %d\n=================================================================================================\n", len(keys))
 				return b.String()

@@ -214,16 +214,18 @@ type bridgeOp struct {
 }
 
 type legState struct {
-	op      *bridgeOp
-	spec    *legSpec
-	idx     int
-	vars    *varList
-	ch      *Channel // the B channel (loopback: the -a leg)
-	cause   string
-	done    bool
-	timer   Timer
-	recIdx  int
-	waitKey string
+	op       *bridgeOp
+	spec     *legSpec
+	idx      int
+	vars     *varList
+	ch       *Channel // the B channel (loopback: the -a leg)
+	cause    string
+	done     bool
+	timer    Timer
+	recIdx   int
+	waitKey  string
+	nested   bool   // user/ target: listed twice in originate_causes (10b)
+	presence string // user/ target: the directory's presence_id
 }
 
 func appBridge(ch *Channel, a *appRun) {
@@ -277,6 +279,16 @@ func (op *bridgeOp) startGroup() {
 		}
 	}
 	gi := op.gi
+	// switch_ivr_originate measures its timeout in whole epoch seconds and looks every
+	// few ms: it fires at the first poll of the second start+timeout falls in (10: a
+	// bridge started at :396.545 with 60 s gave up at :456.028, the API originate started
+	// at :396.534 at :456.053: 20 ms and 50 ms into the second keep that order).
+	now := s.clock.Now()
+	poll := originatePoll
+	if op.a == nil {
+		poll = 50 * time.Millisecond
+	}
+	timeout = now.Truncate(time.Second).Add(timeout).Add(poll).Sub(now)
 	op.timer = s.clock.AfterFunc(timeout, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -353,12 +365,26 @@ func (op *bridgeOp) startLeg(l *legState) {
 		} else if reg, ok := s.regs[user+"@"+domain]; ok {
 			e := reg.Endpoint
 			ep = &e
+			// The leg is named after the registered contact (10b:
+			// sofia/internal/1001-0x55c58d4d32d0@127.0.0.1:15090).
+			c := strings.TrimPrefix(reg.Contact, "sip:")
+			c, _, _ = strings.Cut(c, ";")
+			name = "sofia/internal/" + c
+			dest, _, _ = strings.Cut(c, "@")
 		} else {
 			l.finish("USER_NOT_REGISTERED")
 			return
 		}
-		name = "sofia/internal/" + user + "@" + domain
-		dest = user
+		if name == target {
+			name = "sofia/internal/" + user + "@" + domain
+			dest = user
+		}
+		// The directory's dial-string gives the leg presence_id=<user>@<domain>; sofia
+		// publishes that presence itself (no PRESENCE_IN from the channel, 10).
+		l.presence = user + "@" + domain
+		// user/ dials the directory's dial-string: an originate inside the originate, so
+		// the leg is listed twice in originate_causes and originated_legs (10b).
+		l.nested = true
 	case "sofia":
 		e, ok := s.endpointFor(target)
 		if !ok && strings.HasSuffix(target, "@"+SelfSIPAddr) {
@@ -385,8 +411,19 @@ func (op *bridgeOp) startLeg(l *legState) {
 	b := s.newChannel(uuid, name, "outbound")
 	op.setupB(l, b, dest)
 	b.ep = ep
+	b.sipOut = strings.HasPrefix(name, "sofia/")
+	if l.presence != "" {
+		b.vars.set("presence_id", l.presence)
+		b.noPresence = true
+	}
 	b.fireCreated(renamedFrom(uuid))
 	op.armLegTimeout(l)
+	if ep.RequireCodec != "" {
+		if c, _ := op.lookup(l.vars, "absolute_codec_string"); c != ep.RequireCodec {
+			b.sipRemoteFail("INCOMPATIBLE_DESTINATION") // 488 (10: the loopback caller's L16)
+			return
+		}
+	}
 	if ep.Progress != "" {
 		b.markProgress(ep.Progress == "media")
 	}
@@ -398,13 +435,13 @@ func (op *bridgeOp) startLeg(l *legState) {
 		case ep.Answer:
 			b.markAnswered()
 			if ep.HangupAfter > 0 {
-				b.after(ep.HangupAfter, func() { b.hangup("NORMAL_CLEARING") })
+				b.after(ep.HangupAfter, func() { b.sipRemoteBye() })
 			}
 			if ep.DTMF != "" {
 				b.after(ep.DTMFAfter, func() { b.receiveDTMF(ep.DTMF, "UNKNOWN") })
 			}
 		case ep.Cause != "":
-			b.hangup(ep.Cause)
+			b.sipRemoteFail(ep.Cause)
 		}
 	}
 	if ep.Ring > 0 {
@@ -571,7 +608,7 @@ func (op *bridgeOp) legProgress(l *legState, media bool) {
 		return
 	}
 	// A learns which legs it is dialling once one of them signals (03).
-	if _, legs := op.causesVar(nil); legs != "" {
+	if _, legs := op.causesVarF(nil, false); legs != "" {
 		op.a.vars.set("originated_legs", legs)
 	}
 	if op.a.answer == "answered" {
@@ -668,6 +705,12 @@ func (op *bridgeOp) checkGroup() {
 }
 
 func (op *bridgeOp) causesVar(winner *legState) (string, string) {
+	return op.causesVarF(winner, true)
+}
+
+// causesVarF: final=false is the interim value while legs ring (a nested user/ leg is
+// listed once until its inner originate returns).
+func (op *bridgeOp) causesVarF(winner *legState, final bool) (string, string) {
 	var causes, legs []string
 	for _, l := range op.tried {
 		if l.ch == nil {
@@ -679,6 +722,10 @@ func (op *bridgeOp) causesVar(winner *legState) (string, string) {
 		}
 		causes = append(causes, l.ch.UUID+";"+c)
 		legs = append(legs, l.ch.UUID+";Outbound Call;"+l.ch.calleeNum)
+		if l.nested && final && winner != nil {
+			causes = append(causes, l.ch.UUID+";"+c)
+			legs = append(legs, l.ch.UUID+";Outbound Call;"+l.ch.calleeNum)
+		}
 	}
 	join := func(x []string) string {
 		if len(x) == 1 {
@@ -730,13 +777,15 @@ func (op *bridgeOp) win(l *legState) {
 	}
 	a := op.a
 	causes, legs := op.causesVar(l)
-	a.vars.set("originated_legs", legs)
+	_, interim := op.causesVarF(l, false)
+	a.vars.set("originated_legs", interim) // a nested user/ leg's inner result comes after A's ANSWER (10b)
 	if a.answer != "answered" {
 		a.markAnswered()
 	} else if a.callState == "RING_WAIT" {
 		a.otherLeg, a.otherLegType = b, "originatee"
 		a.setCallState("ACTIVE")
 	}
+	a.vars.set("originated_legs", legs)
 	a.vars.set("originate_disposition", "SUCCESS")
 	a.vars.set("DIALSTATUS", "SUCCESS")
 	a.vars.set("originate_causes", causes)

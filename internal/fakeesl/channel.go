@@ -95,6 +95,9 @@ type Channel struct {
 	sipFar, sipNear *Channel
 	sipRefuse       int
 	sipQuiet        bool     // the far end's own 183 before its 200: not sent on
+	sipOut          bool     // a SIP leg to a scripted endpoint (Endpoint, Registration)
+	sipDone         bool     // its sip_hangup_disposition is decided
+	noPresence      bool     // presence_id set, but sofia publishes it (no PRESENCE_IN)
 	postHangupVars  []Header // set after CHANNEL_HANGUP, before HANGUP_COMPLETE
 	restPending     bool     // hung up, the rest waits for the sync-mode socket to end
 	destroyPending  bool     // hung up, destroy waits for the lingering socket to end
@@ -311,7 +314,7 @@ func (ch *Channel) fireCreated(renamedFrom string) {
 // and hangs up (07-presence-mwi: BLF keys follow it).
 func (ch *Channel) presence(status, info string) {
 	id, ok := ch.vars.get("presence_id")
-	if !ok || id == "" {
+	if !ok || id == "" || ch.noPresence {
 		return
 	}
 	pre := []Header{{"proto", "any"}, {"login", "src/switch_channel.c"}, {"from", id}, {"status", status},
@@ -571,6 +574,7 @@ func (ch *Channel) hangupRest() {
 	if ch.sipFar != nil {
 		ch.sipHangupNear()
 	}
+	ch.sipLocalEnd()
 	// A B leg tells its bridge/originate first.
 	if ch.leg != nil {
 		ch.leg.op.legHungUp(ch.leg)

@@ -168,6 +168,14 @@ func newNamer(ms []*Message, client map[string]bool) *namer {
 		if old := e.Get("Old-Unique-ID"); old != "" {
 			n.names[old] = n.names[id]
 		}
+		// A channel the stream never shows itself (no subscription) is still known by
+		// the Other-Leg profile of its partner's events.
+		if oid, oname := e.Get("Other-Leg-Unique-ID"), e.Get("Other-Leg-Channel-Name"); oid != "" && oname != "" {
+			if _, ok := n.names[oid]; !ok {
+				count[oname]++
+				n.names[oid] = fmt.Sprintf("%s#%d", oname, count[oname])
+			}
+		}
 	}
 	return n
 }
@@ -225,6 +233,14 @@ func render(m *Message, n *namer) item {
 	group := "(no channel)"
 	if id := e.Get("Unique-ID"); id != "" {
 		group = n.fix(id)
+	} else if sub := e.Get("Event-Subclass"); strings.HasPrefix(sub, "sofia::") && (e.Has("from-user") || e.Has("to-user")) {
+		// Phones register concurrently: FreeSWITCH interleaves their events (10: 1001's
+		// and 1002's REGISTERs in the same millisecond); each phone's own order is compared.
+		user := e.Get("from-user")
+		if user == "" {
+			user = e.Get("to-user")
+		}
+		group = "registrations of " + user
 	}
 	return item{event: true, group: group, text: b.String()}
 }

@@ -34,6 +34,10 @@ type Endpoint struct {
 	// DTMF digits the leg presses DTMFAfter after answering ("1" accepts group_confirm).
 	DTMF      string
 	DTMFAfter time.Duration
+	// RequireCodec: the endpoint refuses (SIP 488, INCOMPATIBLE_DESTINATION) a leg whose
+	// absolute_codec_string is not this, as the traced phone refused the loopback
+	// caller's L16 until the bridge forced {absolute_codec_string=PCMU} (10).
+	RequireCodec string
 }
 
 func (ep Endpoint) validate() error {
@@ -106,6 +110,8 @@ type Registration struct {
 	Domain    string // default Options.Domain
 	Contact   string // default "sip:<user>@127.0.0.1:5060"
 	UserAgent string // default "fakeesl"
+	// CallID of the REGISTER (the registration's token); default a random one.
+	CallID string
 	// Endpoint scripts what user/<User> does when dialled. Zero: answers after 1 s.
 	Endpoint Endpoint
 }
@@ -114,6 +120,19 @@ type registration struct {
 	Registration
 	callID string
 	at     time.Time
+	zero   bool // being removed: expires 0
+}
+
+// exp is when sofia lets the registration lapse: twice the 60 s the REGISTER asked (10).
+func (r *registration) exp() int64 { return r.at.Unix() + 2*60 }
+
+// port is the contact's port (the phone's), 5060 when it names none.
+func (r *registration) port() string {
+	c, _, _ := strings.Cut(strings.TrimPrefix(r.Contact, "sip:"), ";")
+	if i := strings.LastIndexByte(c, ':'); i >= 0 && !strings.Contains(c[i:], "@") {
+		return c[i+1:]
+	}
+	return "5060"
 }
 
 // Register registers a directory user (as a phone's REGISTER would) and fires the CUSTOM
@@ -139,7 +158,10 @@ func (s *Server) Register(r Registration) error {
 	if r.UserAgent == "" {
 		r.UserAgent = "fakeesl"
 	}
-	reg := &registration{Registration: r, callID: newUUID()[:16], at: s.clock.Now()}
+	if r.CallID == "" {
+		r.CallID = strings.ReplaceAll(newUUID(), "-", "")[:16]
+	}
+	reg := &registration{Registration: r, callID: r.CallID, at: s.clock.Now()}
 	s.regs[r.User+"@"+r.Domain] = reg
 	s.fire(s.regEvent("sofia::pre_register", reg, "pre"))
 	s.fire(s.regEvent("sofia::register_attempt", reg, "attempt"))
@@ -160,6 +182,10 @@ func (s *Server) Unregister(user string) error {
 		return fmt.Errorf("unregister %q: not registered", user)
 	}
 	delete(s.regs, key)
+	// A REGISTER with Expires: 0 goes through the same steps first (10).
+	reg.zero = true
+	s.fire(s.regEvent("sofia::pre_register", reg, "pre"))
+	s.fire(s.regEvent("sofia::register_attempt", reg, "attempt"))
 	s.fire(s.regEvent("sofia::unregister", reg, "unregister"))
 	return nil
 }
@@ -195,7 +221,7 @@ func (s *Server) regEvent(sub string, r *registration, kind string) *Event {
 		e.add("to-user", r.User)
 		e.add("to-host", r.Domain)
 		e.add("network-ip", "127.0.0.1")
-		e.add("network-port", "5060")
+		e.add("network-port", r.port())
 		e.add("registration-type", "REGISTER")
 		return e
 	}
@@ -212,7 +238,11 @@ func (s *Server) regEvent(sub string, r *registration, kind string) *Event {
 	e.add("rpid", "unknown")
 	if kind != "unregister" {
 		e.add("status", "Registered(UDP)")
-		e.add("expires", "60")
+		if r.zero {
+			e.add("expires", "0")
+		} else {
+			e.add("expires", "60")
+		}
 		e.add("to-user", r.User)
 		e.add("to-host", r.Domain)
 	}
@@ -220,7 +250,7 @@ func (s *Server) regEvent(sub string, r *registration, kind string) *Event {
 		e.add("realm", r.Domain)
 	}
 	e.add("network-ip", "127.0.0.1")
-	e.add("network-port", "5060")
+	e.add("network-port", r.port())
 	if kind == "attempt" || kind == "forbidden" || kind == "register" {
 		e.add("username", r.User)
 		e.add("realm", r.Domain)

@@ -177,6 +177,7 @@ type replayer struct {
 	ln    net.Listener
 
 	clientUUIDs map[string]bool // uuids in what we sent
+	worldSeen   map[string]bool // Event-Sequence of the phone's events already replayed
 
 	mu       sync.Mutex
 	conns    map[string]*replayConn
@@ -195,7 +196,7 @@ const tolerance = 1500 * time.Millisecond
 
 func newReplayer(t *testing.T, file string) *replayer {
 	tr := loadTrace(t, filepath.Join(traceDir, file))
-	r := &replayer{t: t, tr: tr, conns: map[string]*replayConn{},
+	r := &replayer{t: t, tr: tr, conns: map[string]*replayConn{}, worldSeen: map[string]bool{},
 		clock: NewManualClock(time.UnixMilli(tr.chunks[0].t))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -451,6 +452,7 @@ func (r *replayer) run() {
 				}
 				parsers[c.conn] = rest
 				traceMsgs[c.conn] = append(traceMsgs[c.conn], m)
+				r.world(c, m)
 				if counted(m, strings.HasPrefix(c.conn, "outbound")) {
 					expected[c.conn]++
 				}
@@ -494,6 +496,55 @@ func (r *replayer) run() {
 		}
 	}
 	r.mu.Unlock()
+}
+
+// phones script what the registered SIP phone of a trace did when called.
+var phones = map[string]map[string]Endpoint{
+	// baresip refused the loopback caller's L16 (488); with PCMU it rang and never
+	// answered (its audio source failed to start).
+	"10-registrations.txt": {"1001": {RequireCodec: "PCMU", Progress: "ring"}},
+	// With a WAV audio source it answered about 40 ms after ringing.
+	"10b-registered-phone-answers.txt": {"1001": {RequireCodec: "PCMU", Progress: "ring", Ring: 40 * time.Millisecond,
+		Answer: true}},
+}
+
+// world replays what the trace's SIP phone did (it is not on a socket we drive): when the
+// trace shows it registering, failing to, or unregistering, the fake is told at that time
+// (Register, RegisterFailure, Unregister) and must produce the same events.
+func (r *replayer) world(c chunk, m *Message) {
+	if !isEventFrame(m) {
+		return
+	}
+	e := decodeEvent(m)
+	sub := e.Get("Event-Subclass")
+	if e.Name() != "CUSTOM" || (sub != "sofia::register" && sub != "sofia::register_failure" && sub != "sofia::unregister") {
+		return
+	}
+	seq := e.Get("Event-Sequence")
+	if r.worldSeen[seq] {
+		return // the same event on another connection
+	}
+	r.worldSeen[seq] = true
+	r.waitIdle()
+	r.clock.Set(time.UnixMilli(c.t))
+	r.waitIdle()
+	var err error
+	switch sub {
+	case "sofia::register":
+		contact := e.Get("contact")
+		if i, j := strings.IndexByte(contact, '<'), strings.IndexByte(contact, '>'); i >= 0 && j > i {
+			contact = contact[i+1 : j]
+		}
+		err = r.s.Register(Registration{User: e.Get("from-user"), Domain: e.Get("from-host"), Contact: contact,
+			UserAgent: e.Get("user-agent"), CallID: e.Get("call-id"), Endpoint: phones[r.tr.name][e.Get("from-user")]})
+	case "sofia::register_failure":
+		r.s.RegisterFailure(e.Get("to-user"))
+	case "sofia::unregister":
+		err = r.s.Unregister(e.Get("from-user"))
+	}
+	if err != nil {
+		r.diffs = append(r.diffs, fmt.Sprintf("t=%d: %s: %v", c.t-r.tr.chunks[0].t, sub, err))
+	}
 }
 
 // translate replaces in what we send the uuids FreeSWITCH generated (learned from its
@@ -577,7 +628,8 @@ var replayed = []string{
 	"09-outbound-caller-hangup-linger-2s.txt", "09-outbound-caller-hangup-linger.txt",
 	"09-outbound-caller-hangup-no-linger.txt", "09-outbound-client-closes-socket.txt",
 	"09-outbound-exit-command.txt", "09-outbound-sync-mode.txt",
-	"04-variables.txt", "07-presence-mwi.txt", "08-errors.txt", "11-sip-bridge-outcomes.txt",
+	"04-variables.txt", "04b-sip-diversion-headers.txt", "07-presence-mwi.txt", "08-errors.txt",
+	"10-registrations.txt", "10b-registered-phone-answers.txt", "11-sip-bridge-outcomes.txt",
 	"12-inbound-call-control.txt",
 }
 

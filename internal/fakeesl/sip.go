@@ -146,3 +146,48 @@ func (ch *Channel) sipHangupNear() {
 	far.vars.set("sip_invite_failure_phrase", "CANCEL")
 	far.hangup("ORIGINATOR_CANCEL")
 }
+
+// sipRemoteFail: a SIP endpoint refused the INVITE; cause is what FreeSWITCH makes of its
+// final response (USER_BUSY 486, CALL_REJECTED 603, INCOMPATIBLE_DESTINATION 488…).
+// Other legs (loopback, error/) just hang up.
+func (ch *Channel) sipRemoteFail(cause string) {
+	if ch.sipOut {
+		code := causeSIP(cause)
+		c := fmt.Sprint(code)
+		ch.vars.set("sip_term_status", c)
+		ch.vars.set("proto_specific_hangup_cause", "sip:"+c)
+		ch.vars.set("sip_term_cause", fmt.Sprint(q850[cause]))
+		ch.vars.set("sip_invite_failure_status", c)
+		ch.vars.set("sip_invite_failure_phrase", sipPhrases[code])
+		ch.vars.set("sip_hangup_disposition", "recv_refuse")
+		ch.sipDone = true
+	}
+	ch.hangup(cause)
+}
+
+// sipRemoteBye: the answered endpoint hung up (BYE).
+func (ch *Channel) sipRemoteBye() {
+	if ch.sipOut {
+		ch.vars.set("sip_term_status", "200")
+		ch.vars.set("proto_specific_hangup_cause", "sip:200")
+		ch.vars.set("sip_term_cause", "16")
+		ch.postHangupVars = append(ch.postHangupVars, Header{"sip_hangup_disposition", "recv_bye"})
+		ch.sipDone = true
+	}
+	ch.hangup("NORMAL_CLEARING")
+}
+
+// sipLocalEnd: we hung up a SIP leg to an endpoint: BYE once answered, else CANCEL.
+func (ch *Channel) sipLocalEnd() {
+	if !ch.sipOut || ch.sipDone {
+		return
+	}
+	ch.sipDone = true
+	if !ch.answeredAt.IsZero() {
+		ch.postHangupVars = append(ch.postHangupVars, Header{"sip_hangup_disposition", "send_bye"})
+		return
+	}
+	ch.postHangupVars = append(ch.postHangupVars, Header{"sip_hangup_disposition", "send_cancel"})
+	ch.vars.set("sip_invite_failure_status", "487")
+	ch.vars.set("sip_invite_failure_phrase", "CANCEL")
+}
