@@ -46,7 +46,7 @@ func DecideInto(in *Input, p *Plan) {
 		b := &p.buf.b
 		*b = builder{in: in, p: p}
 		b.step(RuleNone, ActUnavailable)
-		p.buf.usedSteps = 1
+		p.buf.done(1, 0, 0)
 		*b = builder{}
 		return
 	}
@@ -66,9 +66,7 @@ func DecideInto(in *Input, p *Plan) {
 			break
 		}
 	}
-	p.buf.usedSteps = min(len(p.Steps), maxInlineSteps)
-	p.buf.usedLegs = min(len(b.legList), maxInlineLegs)
-	p.buf.usedSkips = min(len(b.skipList), maxInlineSkips)
+	p.buf.done(len(p.Steps), len(b.legList), len(b.skipList))
 	*b = builder{selfTarget: self} // drop references to the input
 }
 

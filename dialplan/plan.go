@@ -329,21 +329,30 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
-// reset empties p for a decision, keeping its storage.
+// reset empties p for a decision, keeping its storage. Entries are overwritten whole as
+// the plan is built; done clears what the previous decision used beyond.
 func (p *Plan) reset(user string) {
 	if p.buf == nil {
 		p.buf = new(planBuf)
 	}
 	p.User = user
 	p.Steps = p.buf.steps[:0]
-	p.buf.clear()
 }
 
-func (b *planBuf) clear() {
-	clear(b.steps[:b.usedSteps])
-	clear(b.legs[:b.usedLegs])
-	clear(b.skips[:b.usedSkips])
-	b.usedSteps, b.usedLegs, b.usedSkips = 0, 0, 0
+// done records how much of the storage the decision used, and clears what the previous
+// one used beyond it, so that a reused Plan keeps no stale reference to old sheets.
+func (b *planBuf) done(steps, legs, skips int) {
+	steps, legs, skips = min(steps, maxInlineSteps), min(legs, maxInlineLegs), min(skips, maxInlineSkips)
+	if b.usedSteps > steps {
+		clear(b.steps[steps:b.usedSteps])
+	}
+	if b.usedLegs > legs {
+		clear(b.legs[legs:b.usedLegs])
+	}
+	if b.usedSkips > skips {
+		clear(b.skips[skips:b.usedSkips])
+	}
+	b.usedSteps, b.usedLegs, b.usedSkips = steps, legs, skips
 }
 
 // String sums the plan up as "rule: action targets" of its first step, e.g.

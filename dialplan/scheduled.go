@@ -160,9 +160,6 @@ func digits(s string) bool {
 	return true
 }
 
-// dayNames are the sheet's weekday names, indexed by time.Weekday.
-var dayNames = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-
 // parseDays reads the sheet's weekday names as a bit set indexed by time.Weekday; none
 // means every day.
 func parseDays(days []string) (uint8, bool) {
@@ -170,15 +167,27 @@ func parseDays(days []string) (uint8, bool) {
 		return 0x7f, true
 	}
 	var set uint8
-outer:
 	for _, d := range days {
-		for wd, n := range dayNames {
-			if d == n {
-				set |= 1 << wd
-				continue outer
-			}
+		var wd time.Weekday
+		switch d {
+		case "sun":
+			wd = time.Sunday
+		case "mon":
+			wd = time.Monday
+		case "tue":
+			wd = time.Tuesday
+		case "wed":
+			wd = time.Wednesday
+		case "thu":
+			wd = time.Thursday
+		case "fri":
+			wd = time.Friday
+		case "sat":
+			wd = time.Saturday
+		default:
+			return 0, false
 		}
-		return 0, false
+		set |= 1 << wd
 	}
 	return set, true
 }
