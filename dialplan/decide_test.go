@@ -1,6 +1,7 @@
 package dialplan
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -464,5 +465,17 @@ func checkPlan(t testing.TB, in *Input, p *Plan) {
 		default:
 			t.Errorf("step %d: action %v", i, s.Action)
 		}
+	}
+}
+
+// TestInboundOrder pins DESIGN §2's order of the rules.
+func TestInboundOrder(t *testing.T) {
+	var got []string
+	for _, r := range inbound {
+		got = append(got, r.name.String())
+	}
+	want := "loop_guard dnd unconditional scheduled not_connected busy ring"
+	if g := strings.Join(got, " "); g != want {
+		t.Errorf("inbound rules = %q, want %q", g, want)
 	}
 }
