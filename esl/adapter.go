@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/percipia/eslgo"
 	"github.com/percipia/eslgo/command"
 
 	"github.com/sophia-pbx/sophia/callflow"
@@ -31,10 +30,9 @@ type Adapter struct {
 	open      atomic.Int64 // outbound sockets open (tests: leftovers)
 	connected atomic.Bool
 
-	// The inbound Event Socket. inMu serializes commands on it: eslgo hands a reply to
-	// whichever SendCommand waits, so two at once could swap replies.
+	// The inbound Event Socket connection, nil while disconnected.
 	inMu   sync.Mutex
-	in     *eslgo.Conn
+	in     *inConn
 	domain atomic.Value // string: FreeSWITCH's global domain, or Options.Domain
 
 	evq  eventQueue

@@ -1,18 +1,20 @@
 package esl
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/textproto"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/percipia/eslgo"
 	"github.com/percipia/eslgo/command"
 
 	"github.com/sophia-pbx/sophia/config"
@@ -52,46 +54,27 @@ func (a *Adapter) link(ctx context.Context) {
 	}
 }
 
+// inConn is the inbound Event Socket connection. One goroutine reads it: replies go to
+// the command waiting for them (commands are serialized by mu, so replies come in the
+// order of the commands), events to the dispatcher's queue in wire order.
+type inConn struct {
+	nc      net.Conn
+	mu      sync.Mutex  // one command at a time
+	replies chan *frame // the reader hands the waiting command its reply
+	done    chan struct{}
+	err     error // why the reader stopped, once done is closed
+}
+
 // session is one inbound connection, from dial to drop (or ctx's end).
 func (a *Adapter) session(ctx context.Context) error {
-	var once sync.Once
-	gone := make(chan struct{})
-	opts := eslgo.DefaultInboundOptions
-	opts.Password = string(a.o.Password)
-	opts.Logger = nil // eslgo's logger writes to stdout; its failures reach us as errors
-	opts.AuthTimeout = a.o.CommandTimeout
-	opts.ExitTimeout = time.Second // a wrong password makes Dial wait this long (ExitAndClose)
-	opts.OnDisconnect = func() { once.Do(func() { close(gone) }) }
-	type dialed struct {
-		c   *eslgo.Conn
-		err error
-	}
-	ch := make(chan dialed, 1)
-	go func() { c, err := opts.Dial(a.o.Addr); ch <- dialed{c, err} }()
-	var conn *eslgo.Conn
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			a.m.connects.WithLabelValues("error").Inc()
-			return fmt.Errorf("connect to %s: %w", a.o.Addr, r.err)
-		}
-		conn = r.c
-	case <-ctx.Done():
-		// A dial in progress (a host that does not answer): when it returns, close what
-		// it made the only race-free way, by asking FreeSWITCH to drop it.
-		go func() {
-			if r := <-ch; r.err == nil {
-				a.bye(r.c, gone)
-			}
-		}()
-		return ctx.Err()
+	c, err := a.dial(ctx)
+	if err != nil {
+		a.m.connects.WithLabelValues("error").Inc()
+		return err
 	}
 	a.m.connects.WithLabelValues("ok").Inc()
-	// One listener for every event: eslgo runs each call of it in a goroutine of its
-	// own, so it only queues; the dispatcher puts them back in Event-Sequence order.
-	conn.RegisterEventListener(eslgo.EventListenAll, a.evq.push)
 	a.inMu.Lock()
-	a.in = conn
+	a.in = c
 	a.inMu.Unlock()
 	defer func() {
 		a.inMu.Lock()
@@ -100,9 +83,9 @@ func (a *Adapter) session(ctx context.Context) error {
 		a.connected.Store(false)
 		a.m.connected.Set(0)
 		a.b.SetLink("freeswitch", false)
+		a.bye(c)
 	}()
-	if err := a.setup(ctx, conn); err != nil {
-		a.bye(conn, gone)
+	if err := a.setup(ctx, c); err != nil {
 		return err
 	}
 	a.connected.Store(true)
@@ -111,25 +94,98 @@ func (a *Adapter) session(ctx context.Context) error {
 	a.b.Republish() // a FreeSWITCH that restarted forgot every presence
 	a.log.Info("connected to FreeSWITCH's Event Socket", "addr", a.o.Addr, "domain", a.domain.Load())
 	select {
-	case <-gone:
-		return errors.New("connection closed")
+	case <-c.done:
+		return fmt.Errorf("connection lost: %w", c.err)
 	case <-ctx.Done():
-		a.bye(conn, gone)
 		return ctx.Err()
 	}
 }
 
+// dial connects and authenticates: FreeSWITCH greets with auth/request, `auth` answers
+// +OK accepted, or -ERR invalid followed by a goodbye and a close.
+func (a *Adapter) dial(ctx context.Context) (*inConn, error) {
+	dctx, cancel := context.WithTimeout(ctx, a.o.CommandTimeout)
+	defer cancel()
+	nc, err := (&net.Dialer{}).DialContext(dctx, "tcp", a.o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", a.o.Addr, err)
+	}
+	c := &inConn{nc: nc, replies: make(chan *frame, 1), done: make(chan struct{})}
+	br := bufio.NewReaderSize(nc, 32<<10)
+	stop := context.AfterFunc(dctx, func() { _ = nc.SetReadDeadline(time.Now()) })
+	f, err := readFrame(br)
+	if err == nil && f.contentType() != "auth/request" {
+		err = fmt.Errorf("greeting %q, want auth/request", f.contentType())
+	}
+	if err == nil {
+		_, err = nc.Write([]byte(render(command.Auth{Password: string(a.o.Password)}) + "\n\n"))
+	}
+	if err == nil {
+		f, err = readFrame(br)
+	}
+	stopped := stop()
+	if err == nil && !strings.HasPrefix(f.replyText(), "+OK") {
+		err = fmt.Errorf("authentication refused (%s): check the Event Socket password", strings.TrimSpace(f.replyText()))
+	}
+	if err == nil && !stopped {
+		err = dctx.Err()
+	}
+	if err != nil {
+		_ = nc.Close()
+		if errors.Is(err, os.ErrDeadlineExceeded) && dctx.Err() != nil {
+			err = dctx.Err()
+		}
+		return nil, fmt.Errorf("connect to %s: %w", a.o.Addr, err)
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	go a.readInbound(c, br)
+	return c, nil
+}
+
+// readInbound is the inbound connection's only reader.
+func (a *Adapter) readInbound(c *inConn, br *bufio.Reader) {
+	defer close(c.done)
+	for {
+		f, err := readFrame(br)
+		if err != nil {
+			c.err = err
+			return
+		}
+		switch f.contentType() {
+		case "command/reply", "api/response":
+			select {
+			case c.replies <- f:
+			default:
+				// A reply nobody waits for (its command timed out): the connection is
+				// out of step, drop it.
+				c.err = errors.New("a reply came that no command waits for")
+				_ = c.nc.Close()
+				return
+			}
+		case "text/event-plain":
+			e, err := decodeEvent(f.body)
+			if err != nil {
+				a.m.dropped.WithLabelValues("undecodable").Inc()
+				continue
+			}
+			a.evq.push(e)
+		case "text/disconnect-notice":
+			// FreeSWITCH closes the socket next (exit, shutdown, a wrong password).
+		}
+	}
+}
+
 // setup subscribes, learns the domain and queues the registration sync.
-func (a *Adapter) setup(ctx context.Context, conn *eslgo.Conn) error {
-	if _, err := a.send(ctx, conn, subscription); err != nil {
+func (a *Adapter) setup(ctx context.Context, c *inConn) error {
+	if _, err := a.send(ctx, c, render(subscription)); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	if a.o.Domain == "" {
-		r, err := a.send(ctx, conn, command.API{Command: "global_getvar", Arguments: "domain"})
+		r, err := a.send(ctx, c, render(command.API{Command: "global_getvar", Arguments: "domain"}))
 		if err != nil {
 			return fmt.Errorf("global_getvar domain: %w", err)
 		}
-		if d := strings.TrimSpace(r.GetReply()); d != "" && !strings.HasPrefix(d, "-ERR") {
+		if d := strings.TrimSpace(r); d != "" {
 			a.domain.Store(d)
 		}
 	}
@@ -139,63 +195,66 @@ func (a *Adapter) setup(ctx context.Context, conn *eslgo.Conn) error {
 	return nil
 }
 
-// bye ends an inbound connection the way eslgo v1.5.0 tears down without a data race:
-// FreeSWITCH drops the socket after `exit`, eslgo's reader sees it and closes itself
-// (Close and ExitAndClose race with its reader goroutines). If FreeSWITCH does not
-// answer, Close is the last resort.
-func (a *Adapter) bye(conn *eslgo.Conn, gone <-chan struct{}) {
+// bye ends an inbound connection: exit (FreeSWITCH answers +OK bye and closes), then
+// the socket is closed whatever happened, and the reader awaited.
+func (a *Adapter) bye(c *inConn) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.o.CommandTimeout)
 	defer cancel()
-	a.inMu.Lock()
-	_, _ = conn.SendCommand(ctx, command.Exit{})
-	a.inMu.Unlock()
+	_, _ = a.send(ctx, c, "exit")
+	_ = c.nc.SetReadDeadline(time.Now().Add(a.o.CommandTimeout))
 	select {
-	case <-gone:
+	case <-c.done:
 	case <-ctx.Done():
-		conn.Close()
 	}
+	_ = c.nc.Close()
+	<-c.done
 }
 
-// send sends one command on the inbound connection, serialized with the others, and
-// checks the reply. A command without a reply in time leaves the connection out of step
-// (eslgo would hand the late reply to the next command): it is dropped, and reconnected.
-func (a *Adapter) send(ctx context.Context, conn *eslgo.Conn, cmd command.Command) (*eslgo.RawResponse, error) {
-	a.inMu.Lock()
-	defer a.inMu.Unlock()
-	if conn == nil {
-		conn = a.in
+// send sends one command on the inbound connection (nil: the current one), serialized
+// with the others, and returns its reply text. A reply starting -ERR or -USAGE is an
+// error. A command without a reply in time leaves the connection out of step: it is
+// closed, and the link reconnects.
+func (a *Adapter) send(ctx context.Context, c *inConn, cmd string) (string, error) {
+	if c == nil {
+		a.inMu.Lock()
+		c = a.in
+		a.inMu.Unlock()
 	}
-	if conn == nil {
-		return nil, errNotConnected
+	if c == nil {
+		return "", errNotConnected
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, a.o.CommandTimeout)
 	defer cancel()
-	r, err := conn.SendCommand(ctx, cmd)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			a.m.commands.WithLabelValues("timeout").Inc()
-			go conn.Close() // out of step: drop it (OnDisconnect reconnects)
-		} else {
-			a.m.commands.WithLabelValues("error").Inc()
-		}
-		return nil, err
-	}
-	if t := r.GetReply(); strings.HasPrefix(t, "-ERR") || strings.HasPrefix(t, "-USAGE") {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(a.o.CommandTimeout))
+	if _, err := c.nc.Write([]byte(cmd + "\n\n")); err != nil {
 		a.m.commands.WithLabelValues("error").Inc()
-		return r, fmt.Errorf("FreeSWITCH answered %q", strings.TrimSpace(t))
+		return "", fmt.Errorf("%s: %w", firstLine(cmd), err)
 	}
-	a.m.commands.WithLabelValues("ok").Inc()
-	return r, nil
+	select {
+	case f := <-c.replies:
+		t := f.replyText()
+		if strings.HasPrefix(t, "-ERR") || strings.HasPrefix(t, "-USAGE") {
+			a.m.commands.WithLabelValues("error").Inc()
+			return t, fmt.Errorf("%s: FreeSWITCH answered %q", firstLine(cmd), strings.TrimSpace(t))
+		}
+		a.m.commands.WithLabelValues("ok").Inc()
+		return t, nil
+	case <-c.done:
+		a.m.commands.WithLabelValues("error").Inc()
+		return "", fmt.Errorf("%s: %w", firstLine(cmd), errNotConnected)
+	case <-ctx.Done():
+		a.m.commands.WithLabelValues("timeout").Inc()
+		_ = c.nc.Close()
+		return "", fmt.Errorf("%s: no reply: %w", firstLine(cmd), ctx.Err())
+	}
 }
 
 // API runs a FreeSWITCH API command on the inbound connection ("show", "registrations
 // as json") and returns its output.
 func (a *Adapter) API(ctx context.Context, cmd, args string) (string, error) {
-	r, err := a.send(ctx, nil, command.API{Command: cmd, Arguments: args})
-	if r != nil {
-		return r.GetReply(), err
-	}
-	return "", err
+	return a.send(ctx, nil, render(command.API{Command: cmd, Arguments: args}))
 }
 
 // eventQueue carries inbound events from eslgo's listener goroutines to the dispatcher.
@@ -208,7 +267,7 @@ type eventQueue struct {
 }
 
 type queued struct {
-	e    *eslgo.Event
+	e    *event
 	sync bool // a registration sync request
 }
 
@@ -216,8 +275,8 @@ const maxQueue = 100_000
 
 func (q *eventQueue) init() { q.wake = make(chan struct{}, 1) }
 
-func (q *eventQueue) push(e *eslgo.Event) { q.add(queued{e: e}) }
-func (q *eventQueue) pushSync()           { q.add(queued{sync: true}) }
+func (q *eventQueue) push(e *event) { q.add(queued{e: e}) }
+func (q *eventQueue) pushSync()     { q.add(queued{sync: true}) }
 
 func (q *eventQueue) add(it queued) {
 	q.mu.Lock()
@@ -264,7 +323,7 @@ func (a *Adapter) dispatch(ctx context.Context) {
 				continue
 			}
 			seg := batch[start:i]
-			slices.SortStableFunc(seg, func(x, y queued) int { return cmpSeq(seqOf(x.e), seqOf(y.e)) })
+			slices.SortStableFunc(seg, func(x, y queued) int { return cmpSeq(x.e.seq, y.e.seq) })
 			for _, it := range seg {
 				a.apply(ctx, it.e)
 			}
@@ -288,25 +347,14 @@ func cmpSeq(x, y uint64) int {
 	return 0
 }
 
-func seqOf(e *eslgo.Event) uint64 {
-	var n uint64
-	for _, c := range e.GetHeader("Event-Sequence") {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	return n
-}
-
 // apply handles one inbound event.
-func (a *Adapter) apply(ctx context.Context, e *eslgo.Event) {
-	if e.GetName() != "CUSTOM" {
+func (a *Adapter) apply(ctx context.Context, e *event) {
+	if e.name() != "CUSTOM" {
 		return // HEARTBEAT: the link is alive
 	}
 	var st config.DeviceState
 	var kind string
-	switch e.GetHeader("Event-Subclass") {
+	switch e.get("Event-Subclass") {
 	case "sofia::register":
 		st, kind = config.DeviceOnline, "register"
 	case "sofia::unregister":
@@ -316,21 +364,21 @@ func (a *Adapter) apply(ctx context.Context, e *eslgo.Event) {
 	default:
 		return
 	}
-	user := first(e.GetHeader("from-user"), e.GetHeader("user"), e.GetHeader("username"))
-	host := first(e.GetHeader("from-host"), e.GetHeader("host"), e.GetHeader("realm"))
+	user := first(e.get("from-user"), e.get("user"), e.get("username"))
+	host := first(e.get("from-host"), e.get("host"), e.get("realm"))
 	if user == "" {
 		a.m.dropped.WithLabelValues("undecodable").Inc()
 		return
 	}
 	key := strings.ToLower(user + "@" + host)
-	seq := seqOf(e)
+	seq := e.seq
 	if last, ok := a.regs[key]; ok && seq != 0 && seq < last {
 		a.m.dropped.WithLabelValues("stale").Inc()
 		return
 	}
 	a.regs[key] = seq
 	a.m.registered.WithLabelValues(kind).Inc()
-	for _, ep := range endpointsOf(user, host, first(e.GetHeader("profile-name"), "internal")) {
+	for _, ep := range endpointsOf(user, host, first(e.get("profile-name"), "internal")) {
 		if err := a.deviceState(ctx, ep, st); err != nil && ctx.Err() == nil {
 			a.log.Warn("record device state", "endpoint", ep, "err", err)
 		}
@@ -482,7 +530,7 @@ func (a *Adapter) Publish(ctx context.Context, uid string, p switchboard.Presenc
 		"unique-id": {presenceID(uid)}, "channel-state": {state}, "answer-state": {answer},
 		"Presence-Call-Direction": {"inbound"},
 	}}
-	if _, err := a.send(ctx, nil, ev); err != nil && !errors.Is(err, errNotConnected) {
+	if _, err := a.send(ctx, nil, render(ev)); err != nil && !errors.Is(err, errNotConnected) {
 		return fmt.Errorf("sendevent PRESENCE_IN for %s: %w", id, err)
 	}
 	return nil
