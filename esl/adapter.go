@@ -45,6 +45,9 @@ func New(o Options) (*Adapter, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if o.Board == nil || o.Store == nil {
+		return nil, errors.New("esl: Board and Store are required")
+	}
 	a := &Adapter{o: o, b: o.Board, st: o.Store, log: o.Logger, m: newMetrics(o.Registerer),
 		ln: o.Listener, regs: map[string]uint64{}}
 	a.evq.init()

@@ -2,11 +2,10 @@
 // sophiad with the `socket` application (outbound mode, `async full`), and the adapter
 // hands it to package switchboard (who it is for, leases, callflow, call log, metrics),
 // then carries out the plan with dptools over that socket. A second, inbound Event
-// Socket connection (github.com/percipia/eslgo) follows registrations into device
-// states, publishes presence for BLF keys, and runs API commands.
+// Socket connection follows registrations into device states, publishes presence for
+// BLF keys, and runs API commands. Commands are rendered by github.com/percipia/eslgo.
 //
-// It owns both links: the outbound listener (its own accept loop: eslgo's ListenAndServe
-// cannot be stopped, and the connection it builds is unexported), one goroutine per call,
+// It owns both links: the outbound listener (its own accept loop), one goroutine per call,
 // and the inbound connection with capped, jittered reconnection, /readyz (Ready) and
 // sophia_esl_inbound_connected / sophia_pbx_link_up{pbx="freeswitch"}. Nothing here
 // decides where a call goes: that is dialplan's and callflow's, reached through
@@ -41,10 +40,11 @@
 //
 // On an outbound socket one goroutine reads frames and hands them to the call's
 // goroutine in wire order; events read while a command waits for its reply wait in the
-// call's backlog. The inbound connection is eslgo's, which runs each event listener in a
-// goroutine of its own: one listener only queues, a dispatcher sorts what is queued by
-// Event-Sequence and applies it, and a registration event older than the last applied
-// for the same device is counted stale (sophia_esl_events_dropped_total) and not applied.
+// call's backlog. On the inbound connection the reader queues events for one dispatcher
+// (off the reader: applying one is a Redis write), which applies each batch in
+// Event-Sequence order; a registration event older than the last applied for the same
+// device is counted stale (sophia_esl_events_dropped_total) and not applied. Nothing is
+// dropped silently: a full queue (100 000 events) counts what it drops.
 //
 // # Registrations and presence
 //
@@ -56,10 +56,13 @@
 //
 // # eslgo v1.5.0
 //
-// Used for the inbound connection (Dial, SendCommand, one listener) and to render
-// commands (command/, command/call). Its quirks, handled: listeners run each in a
-// goroutine (order restored as above); SendCommand hands a reply to whoever waits, so
-// commands are serialized and a command that times out drops the connection; Close and
-// ExitAndClose race with its reader, so a connection ends with `exit` and FreeSWITCH
-// closing it (OnDisconnect); a wrong password makes Dial wait ExitTimeout (set to 1 s).
+// Every command sophia sends is rendered by eslgo's command packages (command.Connect,
+// command.Event, command.API, command.SendEvent, call.Execute, call.Hangup…). Its
+// connection is not used, for two reasons found under -race against the fake: on the
+// inbound side, FreeSWITCH's disconnect notice followed by its close (every `exit`, a
+// shutdown, a wrong password) makes eslgo's reader read the response-channel map that
+// its close() writes, a data race on every clean ending; on the outbound side,
+// ListenAndServe cannot be stopped and the connection it builds cannot be made from a
+// listener of our own. Both links are therefore read by one goroutine of ours (readFrame:
+// Content-Length capped, fuzzed), which also keeps events in wire order for free.
 package esl

@@ -386,7 +386,8 @@ func (a *Adapter) apply(ctx context.Context, e *event) {
 }
 
 func (a *Adapter) deviceState(ctx context.Context, ep string, st config.DeviceState) error {
-	return a.b.DeviceState(ctx, ep, st)
+	_, err := a.b.DeviceState(ctx, ep, st)
+	return err
 }
 
 func first(vs ...string) string {

@@ -72,6 +72,10 @@ type Options struct {
 	OnCallEnd func(callID string, res *switchboard.Result)
 }
 
+// Check reports what is wrong with the connection settings (listen, addr, password,
+// gateway, media), all at once: sophiad's --check-config.
+func (o Options) Check() error { return o.validate() }
+
 func (o *Options) validate() error {
 	var ps []string
 	if o.Listen == "" && o.Listener == nil && o.Addr == "" {
@@ -99,12 +103,6 @@ func (o *Options) validate() error {
 		} else if !strings.HasPrefix(o.Media, "http://") && !strings.HasPrefix(o.Media, "https://") && !strings.HasPrefix(o.Media, "/") {
 			ps = append(ps, fmt.Sprintf("media %q: want an http(s) URL or an absolute directory", o.Media))
 		}
-	}
-	if o.Board == nil {
-		ps = append(ps, "board: required")
-	}
-	if o.Store == nil {
-		ps = append(ps, "store: required")
 	}
 	if ps != nil {
 		return errors.New("esl: " + strings.Join(ps, "; "))

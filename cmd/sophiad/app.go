@@ -18,6 +18,7 @@ import (
 	"github.com/sophia-pbx/sophia/api"
 	"github.com/sophia-pbx/sophia/ari"
 	"github.com/sophia-pbx/sophia/config"
+	"github.com/sophia-pbx/sophia/esl"
 	"github.com/sophia-pbx/sophia/internal/embedded"
 	"github.com/sophia-pbx/sophia/switchboard"
 )
@@ -92,7 +93,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 		}
 	}
 	srv, err := api.New(api.Options{Store: a.store, Logger: log.With("component", "api"), Registerer: a.reg, Gatherer: a.reg,
-		PublicMedia: cfg.ARIURL != "",
+		PublicMedia: cfg.ARIURL != "" || cfg.FreeSWITCH(),
 		Ready:       []api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }}}})
 	if err != nil {
 		return nil, err
@@ -108,7 +109,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
 			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}}
 	a.components = []component{a.api}
-	if cfg.ARIURL != "" {
+	if cfg.ARIURL != "" || cfg.FreeSWITCH() {
+		// One switchboard for every PBX: leases, presence and the call log are shared.
 		policy, _ := switchboard.ParseUnknownPolicy(cfg.UnknownNumber) // validated
 		board, err := switchboard.New(switchboard.Options{Store: a.store, Registerer: a.reg,
 			Logger: log.With("component", "switchboard"), Unknown: policy, Region: cfg.Region})
@@ -116,15 +118,32 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 			ln.Close()
 			return nil, err
 		}
-		ao := cfg.ariOptions(board, ln.Addr().String())
-		ao.Registerer, ao.Logger = a.reg, log.With("component", "asterisk")
-		ao.Grace = cfg.ShutdownTimeout
-		ad, err := ari.New(ao)
-		if err != nil {
-			ln.Close()
-			return nil, err
+		a.components = append(a.components, boardComponent{board})
+		if cfg.ARIURL != "" {
+			ao := cfg.ariOptions(board, ln.Addr().String())
+			ao.Registerer, ao.Logger = a.reg, log.With("component", "asterisk")
+			ao.Grace = cfg.ShutdownTimeout
+			ad, err := ari.New(ao)
+			if err != nil {
+				ln.Close()
+				return nil, err
+			}
+			a.components = append(a.components, ad)
 		}
-		a.components = append(a.components, boardComponent{board}, ad)
+		if cfg.FreeSWITCH() {
+			eo := cfg.eslOptions(board, a.store, ln.Addr().String())
+			eo.Registerer, eo.Logger = a.reg, log.With("component", "freeswitch")
+			eo.Grace = cfg.ShutdownTimeout
+			ad, err := esl.New(eo)
+			if err != nil {
+				ln.Close()
+				return nil, err
+			}
+			if eo.Listen != "" {
+				log.Info("listening for FreeSWITCH's socket application", "addr", ad.Addr().String())
+			}
+			a.components = append(a.components, ad)
+		}
 	}
 	// Each component's readiness shows on /readyz (the API's own is implied).
 	for _, c := range a.components {

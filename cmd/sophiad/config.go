@@ -13,6 +13,7 @@ import (
 
 	"github.com/sophia-pbx/sophia/ari"
 	"github.com/sophia-pbx/sophia/config"
+	"github.com/sophia-pbx/sophia/esl"
 	"github.com/sophia-pbx/sophia/switchboard"
 )
 
@@ -32,6 +33,30 @@ func (c *Config) ariOptions(board *switchboard.Board, apiAddr string) ari.Option
 		Trunk: c.ARITrunk, Media: media, Board: board}
 }
 
+// eslOptions returns the FreeSWITCH adapter's options from the configuration (board and
+// store nil: only to validate). apiAddr is the API's bound address, for the default
+// media URL.
+func (c *Config) eslOptions(board *switchboard.Board, store *config.Store, apiAddr string) esl.Options {
+	media := c.ESLMedia
+	if media == "" {
+		media = defaultMedia(apiAddr)
+	}
+	return esl.Options{Listen: c.ESLListen, Addr: c.ESLAddr, Password: c.ESLPassword, Gateway: c.ESLGateway,
+		Media: media, Board: board, Store: store}
+}
+
+// defaultMedia is sophiad's public media route as a PBX on the same host reaches it.
+func defaultMedia(apiAddr string) string {
+	host, port, _ := net.SplitHostPort(apiAddr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/media"
+}
+
+// FreeSWITCH reports whether a FreeSWITCH is configured.
+func (c *Config) FreeSWITCH() bool { return c.ESLListen != "" || c.ESLAddr != "" }
+
 // Config is sophiad's resolved configuration: each flag, else its SOPHIA_* environment
 // twin, else the default (README.md, "Configuration").
 type Config struct {
@@ -47,6 +72,9 @@ type Config struct {
 	// Asterisk (ARI): ARIURL "" means no Asterisk.
 	ARIURL, ARIUser, ARIApp, ARITrunk, ARIMedia string
 	ARIPassword                                 config.Secret
+	// FreeSWITCH (Event Socket): ESLListen "" and ESLAddr "" mean no FreeSWITCH.
+	ESLListen, ESLAddr, ESLGateway, ESLMedia string
+	ESLPassword                              config.Secret
 	// UnknownNumber is what happens to a call to a number no user owns: continue (back
 	// to the PBX's dialplan) or reject. Region reads national numbers the PBX passes.
 	UnknownNumber string
@@ -82,6 +110,11 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("ari_app", c.ARIApp),
 		slog.String("ari_trunk", c.ARITrunk),
 		slog.String("ari_media", c.ARIMedia),
+		slog.String("esl_listen", c.ESLListen),
+		slog.String("esl_addr", c.ESLAddr),
+		slog.Bool("esl_password_set", c.ESLPassword != ""),
+		slog.String("esl_gateway", c.ESLGateway),
+		slog.String("esl_media", c.ESLMedia),
 		slog.String("unknown_number", c.UnknownNumber),
 		slog.String("region", c.Region),
 	)
@@ -136,6 +169,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*Con
 	fs.StringVar(&c.ARIApp, "ari-app", "sophia", "the Stasis application: Stasis(<app>,inbound) and Stasis(<app>,outbound) in extensions.conf")
 	fs.StringVar(&c.ARITrunk, "ari-trunk", "", "dial string for outside numbers, {number} standing for the number, e.g. PJSIP/{number}@trunk")
 	fs.StringVar(&c.ARIMedia, "ari-media", "", "where Asterisk fetches the media library: an http(s) URL of sophiad's /media (default: http://<api-addr>/media) or a shared directory")
+	var eslPassword string
+	fs.StringVar(&c.ESLListen, "esl-listen", "", "where FreeSWITCH's socket application connects, e.g. 127.0.0.1:8084; unset = no FreeSWITCH calls")
+	fs.StringVar(&c.ESLAddr, "esl-addr", "", "FreeSWITCH's Event Socket (registrations, presence), e.g. 127.0.0.1:8021; unset = none")
+	fs.StringVar(&eslPassword, "esl-password", "", "Event Socket password (event_socket.conf.xml; prefer SOPHIA_ESL_PASSWORD: a flag shows in ps)")
+	fs.StringVar(&c.ESLGateway, "esl-gateway", "", "dial string for outside numbers, {number} standing for the number, e.g. sofia/gateway/trunk/{number}")
+	fs.StringVar(&c.ESLMedia, "esl-media", "", "where FreeSWITCH fetches the media library: an http(s) URL of sophiad's /media (default: http://<api-addr>/media, through mod_http_cache) or a shared directory")
 	fs.StringVar(&c.UnknownNumber, "unknown-number", "continue", "a call to a number no user owns: continue (back to the dialplan) or reject")
 	fs.StringVar(&c.Region, "region", "FR", "region to read national numbers the PBX passes (0478000001 → +33478000001)")
 	fs.Usage = func() {
@@ -166,6 +205,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*Con
 	})
 	c.AdminToken = config.Secret(getenv("SOPHIA_ADMIN_TOKEN"))
 	c.ARIPassword = config.Secret(ariPassword)
+	c.ESLPassword = config.Secret(eslPassword)
 	c.LogFormat = format
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		problems = append(problems, fmt.Sprintf("log-level %q: want debug, info, warn or error", level))
@@ -216,6 +256,11 @@ func (c *Config) validate() []string {
 			ps = append(ps, "ari-password: required with --ari-url (set SOPHIA_ARI_PASSWORD)")
 		}
 		if err := c.ariOptions(nil, c.APIAddr).Check(); err != nil {
+			ps = append(ps, err.Error())
+		}
+	}
+	if c.FreeSWITCH() {
+		if err := c.eslOptions(nil, nil, c.APIAddr).Check(); err != nil {
 			ps = append(ps, err.Error())
 		}
 	}
