@@ -68,6 +68,31 @@ func isEventFrame(m *Message) bool {
 
 var decoded sync.Map // *Message → *Event: every compared message is decoded once
 
+var indexed sync.Map // *Event → hdrs
+
+// hdrs is an event's headers by lower-cased name (first occurrence), for the compare's
+// many lookups.
+type hdrs map[string]string
+
+func (h hdrs) get(k string) string { return h[strings.ToLower(k)] }
+
+func (h hdrs) has(k string) bool { _, ok := h[strings.ToLower(k)]; return ok }
+
+func index(e *Event) hdrs {
+	if h, ok := indexed.Load(e); ok {
+		return h.(hdrs)
+	}
+	h := make(hdrs, len(e.Headers))
+	for _, x := range e.Headers {
+		k := strings.ToLower(x.Name)
+		if _, ok := h[k]; !ok {
+			h[k] = x.Value
+		}
+	}
+	indexed.Store(e, h)
+	return h
+}
+
 // decodeEvent parses a plain or json event frame's body (cached: messages never change).
 func decodeEvent(m *Message) *Event {
 	if e, ok := decoded.Load(m); ok {
@@ -152,25 +177,25 @@ func newNamer(ms []*Message, client map[string]bool) *namer {
 		if !isEventFrame(m) || !significant(m) {
 			continue
 		}
-		e := decodeEvent(m)
-		id, name := e.Get("Unique-ID"), e.Get("Channel-Name")
+		e := index(decodeEvent(m))
+		id, name := e.get("Unique-ID"), e.get("Channel-Name")
 		if id == "" || name == "" {
 			continue
 		}
 		if _, ok := n.names[id]; !ok {
-			if old := e.Get("Old-Unique-ID"); old != "" && n.names[old] != "" {
+			if old := e.get("Old-Unique-ID"); old != "" && n.names[old] != "" {
 				n.names[id] = n.names[old]
 				continue
 			}
 			count[name]++
 			n.names[id] = fmt.Sprintf("%s#%d", name, count[name])
 		}
-		if old := e.Get("Old-Unique-ID"); old != "" {
+		if old := e.get("Old-Unique-ID"); old != "" {
 			n.names[old] = n.names[id]
 		}
 		// A channel the stream never shows itself (no subscription) is still known by
 		// the Other-Leg profile of its partner's events.
-		if oid, oname := e.Get("Other-Leg-Unique-ID"), e.Get("Other-Leg-Channel-Name"); oid != "" && oname != "" {
+		if oid, oname := e.get("Other-Leg-Unique-ID"), e.get("Other-Leg-Channel-Name"); oid != "" && oname != "" {
 			if _, ok := n.names[oid]; !ok {
 				count[oname]++
 				n.names[oid] = fmt.Sprintf("%s#%d", oname, count[oname])
@@ -203,42 +228,43 @@ func render(m *Message, n *namer) item {
 	if !isEventFrame(m) {
 		return item{text: n.fix(renderReply(m))}
 	}
-	e := decodeEvent(m)
+	ev := decodeEvent(m)
+	e := index(ev)
 	var b strings.Builder
-	b.WriteString(eventKey(e))
+	b.WriteString(eventKey(ev))
 	if len(m.Headers) != 2 || m.Headers[0].Name != "Content-Length" || m.Headers[1].Name != "Content-Type" {
 		fmt.Fprintf(&b, " [frame %v]", m.Headers)
 	}
-	if m.Get("Content-Type") == "text/event-plain" && e.Body == "" && !strings.HasSuffix(string(m.Body), "\n\n") {
+	if m.Get("Content-Type") == "text/event-plain" && ev.Body == "" && !strings.HasSuffix(string(m.Body), "\n\n") {
 		b.WriteString(" [plain body not ended by a blank line]")
 	}
-	hs := append(append([]string(nil), channelHeaders...), perEventHeaders[e.Name()]...)
+	hs := append(append([]string(nil), channelHeaders...), perEventHeaders[e.get("Event-Name")]...)
 	for _, k := range hs {
-		if e.Has(k) {
-			fmt.Fprintf(&b, " %s=%s", k, n.fix(e.Get(k)))
+		if e.has(k) {
+			fmt.Fprintf(&b, " %s=%s", k, n.fix(e.get(k)))
 		}
 	}
 	for _, k := range comparedVars {
-		if e.Has("variable_" + k) {
-			fmt.Fprintf(&b, " $%s=%s", k, n.fix(e.Get("variable_"+k)))
+		if e.has("variable_" + k) {
+			fmt.Fprintf(&b, " $%s=%s", k, n.fix(e.get("variable_"+k)))
 		}
 	}
-	if e.Body != "" {
-		body := e.Body
+	if ev.Body != "" {
+		body := ev.Body
 		if strings.HasPrefix(body, "UP ") {
 			body = "UP …" // uptime and session counters of the capture machine
 		}
 		fmt.Fprintf(&b, " body=%q", n.fix(body))
 	}
 	group := "(no channel)"
-	if id := e.Get("Unique-ID"); id != "" {
+	if id := e.get("Unique-ID"); id != "" {
 		group = n.fix(id)
-	} else if sub := e.Get("Event-Subclass"); strings.HasPrefix(sub, "sofia::") && (e.Has("from-user") || e.Has("to-user")) {
+	} else if sub := e.get("Event-Subclass"); strings.HasPrefix(sub, "sofia::") && (e.has("from-user") || e.has("to-user")) {
 		// Phones register concurrently: FreeSWITCH interleaves their events (10: 1001's
 		// and 1002's REGISTERs in the same millisecond); each phone's own order is compared.
-		user := e.Get("from-user")
+		user := e.get("from-user")
 		if user == "" {
-			user = e.Get("to-user")
+			user = e.get("to-user")
 		}
 		group = "registrations of " + user
 	}

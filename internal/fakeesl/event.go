@@ -1,6 +1,8 @@
 package fakeesl
 
 import (
+	"bufio"
+	"bytes"
 	"strconv"
 	"strings"
 )
@@ -203,7 +205,12 @@ func urlDecode(s string) string {
 // ParseEvent decodes a text/event-plain body (as FreeSWITCH sends it) into an Event with
 // decoded values. Tests and the replay use it; the fake itself never reads events.
 func ParseEvent(body []byte) (*Event, error) {
-	fr := NewFrameReader(strings.NewReader(string(body)), 0)
+	// A reader sized to the body: events are decoded by the thousand in tests.
+	size := len(body) + 16
+	if size > 16<<10 {
+		size = 16 << 10
+	}
+	fr := &FrameReader{r: bufio.NewReaderSize(bytes.NewReader(body), size), maxContentLength: DefaultMaxContentLength}
 	m, err := fr.ReadMessage()
 	if err != nil {
 		return nil, err

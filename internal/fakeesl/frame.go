@@ -147,7 +147,33 @@ func (fr *FrameReader) read(command bool) (*Message, error) {
 
 // readLine returns one line without its "\n" or "\r\n", counting bytes against the cap.
 func (fr *FrameReader) readLine(total *int) (string, error) {
-	var buf []byte
+	// Fast path: the whole line is in the buffer.
+	if frag, err := fr.r.ReadSlice('\n'); err == nil {
+		*total += len(frag)
+		if *total > maxHeaderBytes {
+			return "", fmt.Errorf("%w: header block above %d bytes", ErrTooLarge, maxHeaderBytes)
+		}
+		frag = bytes.TrimSuffix(frag[:len(frag)-1], []byte("\r"))
+		return string(frag), nil
+	} else if !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
+		return "", err
+	} else {
+		// Slow path below: the fragment read so far comes first.
+		*total += len(frag)
+		if *total > maxHeaderBytes {
+			return "", fmt.Errorf("%w: header block above %d bytes", ErrTooLarge, maxHeaderBytes)
+		}
+		if errors.Is(err, io.EOF) {
+			if len(frag) > 0 {
+				return "", io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		return fr.readLineSlow(total, append([]byte(nil), frag...))
+	}
+}
+
+func (fr *FrameReader) readLineSlow(total *int, buf []byte) (string, error) {
 	for {
 		frag, err := fr.r.ReadSlice('\n')
 		*total += len(frag)

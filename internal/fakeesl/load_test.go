@@ -15,7 +15,7 @@ import (
 // answers and hangs up, then hangs up itself. Afterwards nothing may be left: no channel,
 // no connection (Leftovers) and no goroutine of the fake's.
 func TestLoadOutboundCalls(t *testing.T) {
-	const calls = 300
+	const calls = 200
 	before := runtime.NumGoroutine()
 
 	s, err := New(Options{

@@ -1,7 +1,6 @@
 package fakeesl
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -170,7 +169,6 @@ func (rc *replayConn) read() {
 
 // replayer drives one trace into a fake on a ManualClock.
 type replayer struct {
-	t     *testing.T
 	tr    *trace
 	s     *Server
 	clock *ManualClock
@@ -178,6 +176,7 @@ type replayer struct {
 
 	clientUUIDs map[string]bool // uuids in what we sent
 	worldSeen   map[string]bool // Event-Sequence of the phone's events already replayed
+	namers      map[string]namerAt
 
 	mu       sync.Mutex
 	conns    map[string]*replayConn
@@ -194,13 +193,19 @@ type replayer struct {
 // costs no wall time (ManualClock). Normalized: timing only.
 const tolerance = 1500 * time.Millisecond
 
-func newReplayer(t *testing.T, file string) *replayer {
-	tr := loadTrace(t, filepath.Join(traceDir, file))
-	r := &replayer{t: t, tr: tr, conns: map[string]*replayConn{}, worldSeen: map[string]bool{},
+// replayFatal aborts a replay (fatalf); replayTrace turns it into a difference.
+type replayFatal string
+
+func (r *replayer) fatalf(format string, args ...any) {
+	panic(replayFatal(fmt.Sprintf(format, args...)))
+}
+
+func newReplayer(tr *trace) *replayer {
+	r := &replayer{tr: tr, conns: map[string]*replayConn{}, worldSeen: map[string]bool{}, namers: map[string]namerAt{},
 		clock: NewManualClock(time.UnixMilli(tr.chunks[0].t))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		r.fatalf("%v", err)
 	}
 	r.ln = ln
 	s, err := New(Options{Password: "REDACTED", Clock: r.clock,
@@ -211,22 +216,26 @@ func newReplayer(t *testing.T, file string) *replayer {
 			return net.Dial(network, addr)
 		}})
 	if err != nil {
-		t.Fatal(err)
+		r.fatalf("%v", err)
 	}
 	r.s = s
 	// A uuid the client chose is one we sent before FreeSWITCH sent it; the fake sees it
 	// as is. One FreeSWITCH made (a B leg's) is translated when we send it (translate).
 	r.clientUUIDs = map[string]bool{}
 	seen := map[string]bool{}
+	var in []byte // everything FreeSWITCH sent so far
 	for _, c := range tr.chunks {
-		if c.note != "" {
-			continue
-		}
-		for _, u := range uuidRe.FindAllString(string(c.data), -1) {
-			if !seen[u] && !c.in {
-				r.clientUUIDs[u] = true
+		switch {
+		case c.note != "":
+		case c.in:
+			in = append(in, c.data...)
+		default:
+			for _, u := range uuidRe.FindAllString(string(c.data), -1) {
+				if !seen[u] && !bytes.Contains(in, []byte(u)) {
+					r.clientUUIDs[u] = true
+				}
+				seen[u] = true
 			}
-			seen[u] = true
 		}
 	}
 	// Outbound connections are named in the order the trace accepted them.
@@ -279,7 +288,7 @@ func (r *replayer) conn(name string) *replayConn {
 	}
 	nc, err := net.Dial("tcp", r.s.Addr())
 	if err != nil {
-		r.t.Fatalf("dial fake: %v", err)
+		r.fatalf("dial fake: %v", err)
 	}
 	rc = &replayConn{name: name, nc: nc, client: nc.LocalAddr().String()}
 	r.mu.Lock()
@@ -358,7 +367,7 @@ func (r *replayer) waitIdle() {
 		}
 		if time.Now().After(deadline) {
 			_, st := r.s.settleState()
-			r.t.Fatalf("fake never settled: busy=%d conns=%+v", r.s.busy.Load(), st)
+			r.fatalf("fake never settled: busy=%d conns=%+v", r.s.busy.Load(), st)
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
@@ -561,7 +570,7 @@ func (r *replayer) translate(data []byte, traceMsgs map[string][]*Message) []byt
 			continue
 		}
 		for name, ms := range traceMsgs {
-			label, ok := newNamer(ms, nil).names[string(u)]
+			label, ok := r.traceNamer(name, ms).names[string(u)]
 			if !ok {
 				continue
 			}
@@ -585,25 +594,77 @@ func (r *replayer) translate(data []byte, traceMsgs map[string][]*Message) []byt
 	return out
 }
 
+// traceNamer names the uuids of the trace's messages on one connection so far, reusing
+// the last answer while no message was added.
+func (r *replayer) traceNamer(conn string, ms []*Message) *namer {
+	if c, ok := r.namers[conn]; ok && c.n == len(ms) {
+		return c.namer
+	}
+	n := newNamer(ms, nil)
+	r.namers[conn] = namerAt{n: len(ms), namer: n}
+	return n
+}
+
+type namerAt struct {
+	n     int
+	namer *namer
+}
+
 func replay(t *testing.T, file string) {
-	r := newReplayer(t, file)
-	defer r.close()
-	r.run()
-	for _, d := range r.diffs {
+	for _, d := range replayTrace(loadTrace(t, filepath.Join(traceDir, file))) {
 		t.Error(d)
 	}
 }
 
+// replayTrace replays one trace and returns the differences; it may run in any goroutine.
+func replayTrace(tr *trace) (diffs []string) {
+	var r *replayer
+	defer func() {
+		if x := recover(); x != nil {
+			f, ok := x.(replayFatal)
+			if !ok {
+				panic(x)
+			}
+			diffs = append(diffs, string(f))
+		}
+		if r != nil {
+			r.close()
+			diffs = append(r.diffs, diffs...)
+		}
+	}()
+	r = newReplayer(tr)
+	r.run()
+	return nil
+}
+
 func splitMessage(b []byte) (*Message, []byte, bool) {
-	// Skip what ReadMessage would skip, then need a full frame.
-	r := bufio.NewReaderSize(bytes.NewReader(b), len(b)+16)
-	fr := &FrameReader{r: r, maxContentLength: DefaultMaxContentLength}
-	m, err := fr.ReadMessage()
+	// Find one whole frame first (cheaply: buffers hold many), then parse just that.
+	start := 0
+	for start < len(b) && (b[start] == '\n' || b[start] == '\r') {
+		start++
+	}
+	hdrEnd := bytes.Index(b[start:], []byte("\n\n"))
+	if hdrEnd < 0 {
+		return nil, b, false
+	}
+	end := start + hdrEnd + 2
+	for _, line := range bytes.Split(b[start:start+hdrEnd], []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+			n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+			if err != nil {
+				return nil, b, false
+			}
+			end += n
+		}
+	}
+	if end > len(b) {
+		return nil, b, false
+	}
+	m, err := NewFrameReader(bytes.NewReader(b[start:end]), 0).ReadMessage()
 	if err != nil {
 		return nil, b, false
 	}
-	used := len(b) - r.Buffered()
-	return m, b[used:], true
+	return m, b[end:], true
 }
 
 // TestReplayOne replays the trace named by FAKEESL_TRACE (go test -run ReplayOne).
@@ -634,10 +695,33 @@ var replayed = []string{
 }
 
 func TestReplayTraces(t *testing.T) {
-	for _, f := range replayed {
+	// The replays run side by side (each has its own fake, listener and clock): most of
+	// a replay's time is waiting for the other side's goroutine, so more than GOMAXPROCS
+	// of them at once finish sooner on a busy machine. Results are reported per trace.
+	type result struct {
+		done  chan struct{}
+		diffs []string
+	}
+	results := make([]*result, len(replayed))
+	sem := make(chan struct{}, 8)
+	for i, f := range replayed {
+		tr := loadTrace(t, filepath.Join(traceDir, f))
+		res := &result{done: make(chan struct{})}
+		results[i] = res
+		go func() {
+			defer close(res.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res.diffs = replayTrace(tr)
+		}()
+	}
+	for i, f := range replayed {
+		res := results[i]
 		t.Run(f, func(t *testing.T) {
-			t.Parallel() // each replay has its own fake, listener and clock
-			replay(t, f)
+			<-res.done
+			for _, d := range res.diffs {
+				t.Error(d)
+			}
 		})
 	}
 }
