@@ -51,8 +51,9 @@
 // # Bridge
 //
 // Dial strings: {global}, [per-leg], "," simultaneous, "|" failover. Timeouts:
-// originate_timeout, else call_timeout, else 60 s per failover group (→ NO_ANSWER);
-// leg_timeout per leg (→ ALLOTTED_TIMEOUT). group_confirm_key/_file: an answered leg must
+// originate_timeout, else call_timeout, else 60 s per failover group (→ NO_ANSWER),
+// counted as FreeSWITCH does in whole seconds from the second the group started (so a
+// 20 s timeout ends 19–20 s later); leg_timeout per leg (→ ALLOTTED_TIMEOUT). group_confirm_key/_file: an answered leg must
 // press the key (Endpoint.DTMF). Losing legs hang up LOSE_RACE. Result variables on A
 // (getvar/uuid_getvar/events): originate_disposition, DIALSTATUS, originate_failed_cause,
 // originate_causes, originated_legs, last_bridge_hangup_cause, bridge_hangup_cause,
@@ -67,12 +68,28 @@
 // default = the traces' context: answer, busy, reject, noanswer, answer-later,
 // answer-then-hangup, answer-confirm, park, inbound); user/<u>[@domain] (not in Directory
 // → SUBSCRIBER_ABSENT, not registered → USER_NOT_REGISTERED, registered → its Endpoint);
-// sofia/... scripted by Options.Endpoints (unscripted → SUBSCRIBER_ABSENT); any other
+// sofia/... scripted by Options.Endpoints (unscripted → SUBSCRIBER_ABSENT), except
+// sofia/<profile>/<user>@SelfSIPAddr (127.0.0.1:15080), which reaches the fake's own
+// external profile as in 11: a far end sofia/external/<caller>@127.0.0.1 runs extension
+// <ext> of the dialplan for user sophia-<ext> (anything else: 480) and its outcome reaches
+// B as SIP would (180/183/200/486/603/480/BYE/CANCEL). SIP legs (those and scripted
+// sofia/ or registered user/ ones) carry sip_term_status, sip_term_cause,
+// proto_specific_hangup_cause, sip_hangup_disposition (recv_refuse, send_cancel,
+// send_bye, recv_bye), sip_invite_failure_status/_phrase; A gets
+// last_bridge_proto_specific_hangup_cause (sip:486, sip:200 after a BYE) and the
+// sip_invite_failure_* of a refused leg. Endpoint.RequireCodec makes an endpoint refuse
+// (488, INCOMPATIBLE_DESTINATION) a leg without that absolute_codec_string. any other
 // module → CHAN_NOT_IMPLEMENTED.
 //
 // Registrations: Register(Registration{User: "1000"}) fires CUSTOM sofia::pre_register,
-// sofia::register_attempt, sofia::register; Unregister fires sofia::unregister;
-// RegisterFailure fires the wrong-password trio.
+// sofia::register_attempt, sofia::register; Unregister fires pre_register and
+// register_attempt with expires 0, then sofia::unregister; RegisterFailure fires the
+// wrong-password trio. A registered user/ leg is named after the contact
+// (sofia/internal/1001-0x…@127.0.0.1:15090), carries presence_id <user>@<domain>, and is
+// listed twice in originate_causes/originated_legs once it won (the directory's
+// dial-string is an originate inside the originate). show registrations, sofia status
+// profile internal reg and sofia_contact print them as traced (token = Registration.CallID,
+// expiry twice the 60 s asked, port from the contact).
 //
 // # Events, as FreeSWITCH orders them per channel
 //
@@ -128,13 +145,17 @@
 // by both sides), so a trace's 60 s ring timeout costs no wall time and a difference is
 // seen the moment the replay has caught up. Timers may run up to 1.5 s past a step's
 // trace time when FreeSWITCH had already sent what they produce (its timers run late).
-// Matching today: 01, 02, every 03-*, 07, 08, every 09-*, 12. Not yet: 04 (uuid_dump,
-// RING_WAIT, ${var} expansion, hold music), 10/10b/11 (SIP), and the optional 02b, 04b,
-// 05, 06. FAKEESL_TRACE=<file> go test -run ReplayOne shows one trace's differences.
+// Matching (TestReplayTraces): 01, 02, every 03-*, 04, 04b, 07, 08, every 09-*, 10,
+// 10b, 11, 12. Not yet: 02b (1 difference), 05 (DTMF details), 06 (recording is not
+// modelled). The trace's SIP phone (10, 10b) is played by the replay itself from the
+// trace's sofia::* events and a per-trace Endpoint script. FAKEESL_TRACE=<file> go test
+// -run ReplayOne shows one trace's differences.
 //
 // # Not modelled
 //
 // XML events (sent as plain), CODEC, HEARTBEAT, RE_SCHEDULE, module teardown at shutdown
-// (MODULE_UNLOAD, UNPUBLISH, sofia::gateway_delete), recording, SIP-specific sip_term_*
-// variables, hold music on uuid_hold beyond a Played() record.
+// (MODULE_UNLOAD, UNPUBLISH, sofia::gateway_delete), recording (RECORD_*), SIP beyond the
+// variables above (an incoming SIP call's sip_* variables, real SIP signalling). uuid_hold
+// plays the partner's hold_music (default local_stream://moh) until it hangs up, and a
+// sendmsg hangup meanwhile is never handled, as traced.
 package fakeesl

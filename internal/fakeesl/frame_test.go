@@ -103,7 +103,9 @@ func FuzzReadCommand(f *testing.F) {
 			if len(m.Body) > 1024 {
 				t.Fatalf("body of %d bytes above the cap", len(m.Body))
 			}
-			if cl, ok := m.Lookup("Content-Length"); ok && strings.TrimSpace(cl) != "" && len(m.Body) == 0 && strings.Trim(cl, " 0") != "" {
+			// The reader ignores trailing blanks after the digits ("0\t" is 0, as atoi says).
+			if cl, ok := m.Lookup("Content-Length"); ok && strings.TrimSpace(cl) != "" && len(m.Body) == 0 &&
+				strings.TrimLeft(strings.TrimRight(cl, " \t"), "0") != "" {
 				t.Fatalf("Content-Length %q but no body", cl)
 			}
 		}
