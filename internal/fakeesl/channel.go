@@ -535,6 +535,7 @@ func (ch *Channel) hangup(cause string) {
 		ch.afterHangupEvent = nil
 		f()
 	}
+	ch.applyPostHangupVars() // what the hangup's signalling says (recv_bye…): from the next event on (02b)
 	if sock := ch.sock; sock != nil && !sock.async {
 		// Sync mode: the linger notice arrived before CHANNEL_HANGUP reached the socket and
 		// nothing after it (09-outbound-sync-mode); other subscribers see everything.
@@ -621,9 +622,7 @@ func (ch *Channel) hangupRest() {
 		ch.peer.hangup(cause)
 	}
 	ch.setState("CS_REPORTING")
-	for _, h := range ch.postHangupVars {
-		ch.vars.set(h.Name, h.Value)
-	}
+	ch.applyPostHangupVars()
 	ch.vars.set("end_stamp", ch.hangupAt.Format("2006-01-02 15:04:05"))
 	ch.vars.set("billsec", fmt.Sprint(billsec(ch)))
 	ch.s.fire(ch.event("CHANNEL_HANGUP_COMPLETE", "switch_core_state_machine.c", "switch_core_session_reporting_state", 943,
@@ -636,6 +635,13 @@ func (ch *Channel) hangupRest() {
 		return
 	}
 	ch.destroy()
+}
+
+func (ch *Channel) applyPostHangupVars() {
+	for _, h := range ch.postHangupVars {
+		ch.vars.set(h.Name, h.Value)
+	}
+	ch.postHangupVars = nil
 }
 
 // socketEnded: the socket application returns because its connection ended (closed by the

@@ -145,9 +145,8 @@
 // by both sides), so a trace's 60 s ring timeout costs no wall time and a difference is
 // seen the moment the replay has caught up. Timers may run up to 1.5 s past a step's
 // trace time when FreeSWITCH had already sent what they produce (its timers run late).
-// Matching (TestReplayTraces): 01, 02, every 03-*, 04, 04b, 07, 08, every 09-*, 10,
-// 10b, 11, 12. Not yet: 02b (1 difference), 05 (DTMF details), 06 (recording is not
-// modelled). The trace's SIP phone (10, 10b) is played by the replay itself from the
+// Matching (TestReplayTraces): 01, 02, 02b, every 03-*, 04, 04b, 07, 08, every 09-*,
+// 10, 10b, 11, 12. Not yet: 05 (send_dtmf/read details), 06 (recording is not modelled). The trace's SIP phone (10, 10b) is played by the replay itself from the
 // trace's sofia::* events and a per-trace Endpoint script. FAKEESL_TRACE=<file> go test
 // -run ReplayOne shows one trace's differences.
 //

@@ -680,7 +680,7 @@ func TestReplayOne(t *testing.T) {
 // required; the rest: see doc.go "Trace replay") can be run one by one with
 // FAKEESL_TRACE=<file> go test -run ReplayOne.
 var replayed = []string{
-	"01-inbound-basics.txt", "02-outbound-basic.txt",
+	"01-inbound-basics.txt", "02-outbound-basic.txt", "02b-outbound-sip-caller.txt",
 	"03-bridge-answer.txt", "03-bridge-answer-b-hangs-up.txt", "03-bridge-busy.txt",
 	"03-bridge-caller-hangs-up-ringing.txt", "03-bridge-error-targets.txt", "03-bridge-failover.txt",
 	"03-bridge-group-confirm.txt", "03-bridge-noanswer-timeout.txt", "03-bridge-simultaneous.txt",
