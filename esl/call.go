@@ -88,7 +88,9 @@ func (d *callDriver) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
 	global := []legVar{{"originate_timeout", strconv.Itoa(r.TimeoutS)}}
 	appUUID := newUUID()
 	cmds = append(cmds, execute("bridge", dialString(global, legs), appUUID))
-	if err := s.mustOK(ctx, cmds...); err != nil {
+	// The commands are not bounded by the ring's deadline (that is the ring's, below):
+	// a slow reply must not leave a bridge started behind our back.
+	if err := s.mustOK(context.WithoutCancel(ctx), cmds...); err != nil {
 		if s.hungup || s.gone {
 			return -1, callflow.ErrCallerHangup
 		}

@@ -124,13 +124,14 @@ func (s *sock) commands(ctx context.Context, cmds ...string) ([]*frame, error) {
 		s.a.m.commands.WithLabelValues("error").Inc()
 		return nil, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.a.o.CommandTimeout)
 	defer cancel()
 	replies := make([]*frame, 0, len(cmds))
 	for len(replies) < len(cmds) {
 		f, err := s.next(ctx)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
+			if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
 				s.a.m.commands.WithLabelValues("timeout").Inc()
 				return replies, fmt.Errorf("%s: no reply from FreeSWITCH within %v", firstLine(cmds[len(replies)]), s.a.o.CommandTimeout)
 			}

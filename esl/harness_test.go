@@ -33,6 +33,7 @@ type harness struct {
 	a     *Adapter
 	reg   *prometheus.Registry
 	ctx   context.Context
+	stop  func() // stops sophia and the fake (also at cleanup)
 
 	mu    sync.Mutex
 	ended map[string]*switchboard.Result
@@ -40,18 +41,25 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	now       time.Time                   // the board's clock (routing); zero = time.Now
-	endpoints map[string]fakeesl.Endpoint // the fake's scripted dial targets
-	noFake    bool                        // FreeSWITCH absent: the inbound address refuses
-	addr      string                      // inbound address to use instead of the fake's
-	noInbound bool                        // no inbound connection at all
-	store     *config.Store               // a store to share (several daemons)
+	now        time.Time                   // the board's clock (routing); zero = time.Now
+	endpoints  map[string]fakeesl.Endpoint // the fake's scripted dial targets
+	noFake     bool                        // FreeSWITCH absent: the inbound address refuses
+	addr       string                      // inbound address to use instead of the fake's
+	noInbound  bool                        // no inbound connection at all
+	store      *config.Store               // a store to share (several daemons)
+	seconds    func(int) time.Duration     // sophia's ring deadlines (default: scaled + 2 s)
+	clockScale float64                     // the fake's clock scale (default: scale)
+	directory  []string                    // extra directory users of the fake
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
+	cs := o.clockScale
+	if cs == 0 {
+		cs = scale
+	}
 	h := &harness{t: t, ended: map[string]*switchboard.Result{}, wake: make(chan struct{}, 1),
-		clock: fakeesl.NewScaledClock(scale), reg: prometheus.NewRegistry()}
+		clock: fakeesl.NewScaledClock(cs), reg: prometheus.NewRegistry()}
 	h.store = o.store
 	if h.store == nil {
 		c, prefix := redistest.New(t)
@@ -63,6 +71,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	bo := switchboard.Options{Store: h.store, Registerer: h.reg,
 		Seconds: func(s int) time.Duration { return scaled(s) + 2*time.Second }}
+	if o.seconds != nil {
+		bo.Seconds = o.seconds
+	}
 	if !o.now.IsZero() {
 		now := o.now
 		bo.Now = func() time.Time { return now }
@@ -79,7 +90,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 			eps[k] = v
 		}
 		f, err := fakeesl.New(fakeesl.Options{Clock: h.clock, Endpoints: eps,
-			Directory: []string{"alice", "bob", "carol", "1000", "1001"}})
+			Directory: append([]string{"alice", "bob", "carol", "1000", "1001"}, o.directory...)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +107,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	a, err := New(Options{Listen: "127.0.0.1:0", Addr: addr, Password: "ClueCon",
 		Gateway: "sofia/gateway/trunk/{number}", Media: "http://127.0.0.1:8080/media",
 		Board: board, Store: h.store, Registerer: h.reg, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		Grace: 2 * time.Second, OnCallEnd: h.onEnd})
+		Grace: 2 * time.Second, CommandTimeout: 20 * time.Second, OnCallEnd: h.onEnd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +115,17 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = board.Run(ctx) })
 	wg.Go(func() { _ = a.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		if h.fake != nil {
-			_ = h.fake.Close()
-		}
-	})
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			if h.fake != nil {
+				_ = h.fake.Close()
+			}
+		})
+	}
+	t.Cleanup(h.stop)
 	return h
 }
 
@@ -138,7 +153,7 @@ func (h *harness) waitEnd(id string) *switchboard.Result {
 		select {
 		case <-h.wake:
 		case <-deadline:
-			h.t.Fatalf("call %s never ended; fake leftovers: %v", id, h.fake.Leftovers())
+			h.t.Fatalf("call %s never ended; %d leftovers on the fake", id, len(h.fake.Leftovers()))
 		}
 	}
 }
