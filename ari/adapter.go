@@ -313,17 +313,30 @@ func (a *Adapter) resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	live := make(map[string]bool, len(chans))
+	live := make(map[string]string, len(chans)) // id → state
 	for _, ch := range chans {
-		live[ch.ID] = true
+		live[ch.ID] = ch.State
 	}
 	a.mu.Lock()
 	var gone []struct {
 		id string
 		c  *call
 	}
+	var up []struct {
+		id string
+		c  *call
+	}
 	for id, c := range a.routes {
-		if !live[id] {
+		state, ok := live[id]
+		if ok && state == "Up" && id != c.id {
+			// A leg up: it may have answered while the WebSocket was down (its Dial
+			// ANSWER was lost). Answered twice is no change for the call.
+			up = append(up, struct {
+				id string
+				c  *call
+			}{id, c})
+		}
+		if !ok {
 			gone = append(gone, struct {
 				id string
 				c  *call
@@ -331,6 +344,9 @@ func (a *Adapter) resync(ctx context.Context) error {
 		}
 	}
 	a.mu.Unlock()
+	for _, u := range up {
+		u.c.events.put(&cyari.Dial{Dialstatus: "ANSWER", Peer: cyari.ChannelData{ID: u.id}})
+	}
 	for _, g := range gone {
 		a.m.resynced.Inc()
 		// As if its StasisEnd had come: the end of the app's control of the channel.

@@ -55,6 +55,9 @@ type harnessOptions struct {
 	adapter func(*ari.Options)
 	board   func(*switchboard.Options)
 	noStart bool // do not wait for the link to come up
+	// setup runs on the store before the adapter starts (users whose devices it must
+	// subscribe to at its first connect).
+	setup func(*config.Store)
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -102,6 +105,9 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	h.ad, err = ari.New(ao)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ho.setup != nil {
+		ho.setup(h.store)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
@@ -201,4 +207,41 @@ type tlog struct{ t testing.TB }
 func (w tlog) Write(p []byte) (int, error) {
 	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// counterOf returns the collector of a metric by name from the harness registry.
+func counterOf(t testing.TB, h *harness, name string) prometheus.Collector {
+	t.Helper()
+	return prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+		mfs, _ := h.reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				v := 0.0
+				for _, m := range mf.GetMetric() {
+					if m.Counter != nil {
+						v += m.Counter.GetValue()
+					}
+				}
+				ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, "x", nil, nil), prometheus.CounterValue, v)
+			}
+		}
+	})
+}
+
+// syncBuf is a log buffer safe for a logger's writes and the test's reads.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

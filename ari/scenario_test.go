@@ -21,18 +21,21 @@ func TestScenarios(t *testing.T) {
 	scenario.RunAll(t, runner{})
 }
 
-type runner struct{}
+type runner struct {
+	order fakeari.EventOrder // how events race REST replies (Natural: as Asterisk)
+}
 
 // NoVoicemail: sophia has no voicemail on Asterisk yet.
 func (runner) NoVoicemail() bool { return true }
 
-func (runner) Run(t *testing.T, r *scenario.Row) scenario.Observation {
+func (rn runner) Run(t *testing.T, r *scenario.Row) scenario.Observation {
 	h := newHarness(t, harnessOptions{now: r.Clock()})
 	ctx := context.Background()
 	if err := scenario.Load(ctx, h.store, r, nil); err != nil {
 		t.Fatal(err)
 	}
 	script(h.fake, r)
+	h.fake.SetEventOrder(rn.order)
 	var call *fakeari.Call
 	var err error
 	in := fakeari.InboundCall{CallerNumber: r.Call.From.Number, CallerName: r.Call.From.Name, Exten: r.Call.To,
