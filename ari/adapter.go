@@ -2,6 +2,7 @@ package ari
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -195,37 +196,54 @@ func (a *Adapter) session(ctx context.Context) error {
 	}
 }
 
-// dispatch decodes one event and hands it to whoever owns it. It reports whether the
-// application was replaced.
+// envelope is the part of an event the dispatcher routes by. Decoding it is cheaper
+// than the whole event, which the call's own goroutine decodes (cyari.DecodeEvent): the
+// dispatcher, the one goroutine every event goes through, stays light under bursts.
+type envelope struct {
+	Type    string   `json:"type"`
+	Args    []string `json:"args"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Peer struct {
+		ID string `json:"id"`
+	} `json:"peer"`
+	Playback struct {
+		TargetURI string `json:"target_uri"`
+	} `json:"playback"`
+}
+
+// dispatch routes one event to whoever owns it. It reports whether the application was
+// replaced.
 func (a *Adapter) dispatch(data []byte) bool {
-	ev, err := cyari.DecodeEvent(data)
-	if err != nil {
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil || env.Type == "" {
 		a.m.dropped.WithLabelValues("undecodable").Inc()
 		a.log.Warn("undecodable ARI event", "err", err, "bytes", len(data))
 		return false
 	}
 	a.m.events.Inc()
 	var id string
-	switch e := ev.(type) {
-	case *cyari.StasisStart:
-		if len(e.Args) > 0 && (e.Args[0] == "inbound" || e.Args[0] == "outbound") {
-			a.startCall(e)
+	switch env.Type {
+	case "StasisStart":
+		if len(env.Args) > 0 && (env.Args[0] == "inbound" || env.Args[0] == "outbound") {
+			ev, err := cyari.DecodeEvent(data)
+			if e, ok := ev.(*cyari.StasisStart); err == nil && ok {
+				a.startCall(e)
+			} else {
+				a.m.dropped.WithLabelValues("undecodable").Inc()
+				a.log.Warn("undecodable StasisStart", "err", err)
+			}
 			return false
 		}
-		id = e.Channel.ID
-	case *cyari.StasisEnd:
-		id = e.Channel.ID
-	case *cyari.ChannelHangupRequest:
-		id = e.Channel.ID
-	case *cyari.ChannelDestroyed:
-		id = e.Channel.ID
-	case *cyari.ChannelDtmfReceived:
-		id = e.Channel.ID
-	case *cyari.Dial:
-		id = e.Peer.ID
-	case *cyari.PlaybackFinished:
-		id, _ = strings.CutPrefix(e.Playback.TargetURI, "channel:")
-	case *cyari.EndpointStateChange:
+		id = env.Channel.ID
+	case "StasisEnd", "ChannelHangupRequest", "ChannelDestroyed", "ChannelDtmfReceived":
+		id = env.Channel.ID
+	case "Dial":
+		id = env.Peer.ID
+	case "PlaybackFinished":
+		id, _ = strings.CutPrefix(env.Playback.TargetURI, "channel:")
+	case "EndpointStateChange":
 		select {
 		case a.devices <- data:
 		default:
@@ -234,7 +252,7 @@ func (a *Adapter) dispatch(data []byte) bool {
 			a.m.dropped.WithLabelValues("device_backlog").Inc()
 		}
 		return false
-	case *cyari.ApplicationReplaced:
+	case "ApplicationReplaced":
 		return true
 	default:
 		return false // events sophia does not act on (ChannelVarset, ChannelStateChange…)
@@ -243,9 +261,16 @@ func (a *Adapter) dispatch(data []byte) bool {
 	c := a.routes[id]
 	a.mu.Unlock()
 	if c != nil {
-		c.events.put(ev)
+		c.events.put(inbox{raw: data})
 	}
 	return false
+}
+
+// inbox is one event for a call: as received (decoded by the call's goroutine), or
+// made by the adapter itself at a resync.
+type inbox struct {
+	raw []byte
+	ev  cyari.Event
 }
 
 // startCall gives a call that entered Stasis its own goroutine.
@@ -345,12 +370,12 @@ func (a *Adapter) resync(ctx context.Context) error {
 	}
 	a.mu.Unlock()
 	for _, u := range up {
-		u.c.events.put(&cyari.Dial{Dialstatus: "ANSWER", Peer: cyari.ChannelData{ID: u.id}})
+		u.c.events.put(inbox{ev: &cyari.Dial{Dialstatus: "ANSWER", Peer: cyari.ChannelData{ID: u.id}}})
 	}
 	for _, g := range gone {
 		a.m.resynced.Inc()
 		// As if its StasisEnd had come: the end of the app's control of the channel.
-		g.c.events.put(&cyari.StasisEnd{Channel: cyari.ChannelData{ID: g.id}})
+		g.c.events.put(inbox{ev: &cyari.StasisEnd{Channel: cyari.ChannelData{ID: g.id}}})
 	}
 	return a.syncEndpoints(ctx)
 }

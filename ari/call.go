@@ -22,7 +22,7 @@ import (
 type call struct {
 	a      *Adapter
 	id     string // the caller's channel
-	events *queue[cyari.Event]
+	events *queue[inbox]
 	sb     *switchboard.Call
 	log    *slog.Logger
 
@@ -57,7 +57,7 @@ type leg struct {
 
 func newCall(a *Adapter, e *cyari.StasisStart) *call {
 	ch := e.Channel
-	c := &call{a: a, id: ch.ID, events: newQueue[cyari.Event](), legs: map[string]*leg{}, finished: map[string]bool{}}
+	c := &call{a: a, id: ch.ID, events: newQueue[inbox](), legs: map[string]*leg{}, finished: map[string]bool{}}
 	sc := &switchboard.Call{ID: ch.ID, Direction: switchboard.Inbound, Arrived: time.Now()}
 	if e.Args[0] == "outbound" {
 		sc.Direction = switchboard.Outbound
@@ -130,7 +130,16 @@ func (c *call) restFailed(op string, err error) {
 // call's state before returning it.
 func (c *call) next(ctx context.Context, timer <-chan time.Time) (cyari.Event, bool, error) {
 	for {
-		if ev, ok, _ := c.events.next(); ok {
+		if in, ok, _ := c.events.next(); ok {
+			ev := in.ev
+			if ev == nil {
+				var err error
+				if ev, err = cyari.DecodeEvent(in.raw); err != nil {
+					c.a.m.dropped.WithLabelValues("undecodable").Inc()
+					c.log.Warn("undecodable ARI event", "err", err)
+					continue
+				}
+			}
 			c.apply(ev)
 			return ev, false, nil
 		}

@@ -50,6 +50,7 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	scale   float64 // the time scale of the fake and sophia's timers (default scale)
 	fake    fakeari.Options
 	now     time.Time
 	adapter func(*ari.Options)
@@ -62,9 +63,13 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
 	t.Helper()
-	if ho.fake.TimeScale == 0 && !ho.fake.ManualClock {
-		ho.fake.TimeScale = scale
+	if ho.scale == 0 {
+		ho.scale = scale
 	}
+	if ho.fake.TimeScale == 0 && !ho.fake.ManualClock {
+		ho.fake.TimeScale = ho.scale
+	}
+	secs := func(s int) time.Duration { return time.Duration(float64(s) * ho.scale * float64(time.Second)) }
 	h := &harness{t: t, reg: prometheus.NewRegistry(), ended: map[string]*switchboard.Result{}, wake: make(chan struct{}, 1), now: ho.now}
 	if h.now.IsZero() {
 		h.now = time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
@@ -77,7 +82,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	bo := switchboard.Options{Logger: logger, Store: h.store, Registerer: h.reg, Region: "FR", Seconds: seconds,
+	bo := switchboard.Options{Logger: logger, Store: h.store, Registerer: h.reg, Region: "FR", Seconds: secs,
 		Now: func() time.Time { return h.now }}
 	if ho.board != nil {
 		ho.board(&bo)
@@ -88,7 +93,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	}
 	u, _ := url.Parse(h.fake.URL())
 	ao := ari.Options{Logger: logger, URL: "http://" + u.Host, User: "sophia", Password: "sophia", Trunk: "PJSIP/{number}@trunk",
-		Media: mediaBase, Board: h.board, Registerer: h.reg, Seconds: seconds,
+		Media: mediaBase, Board: h.board, Registerer: h.reg, Seconds: secs,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Grace: 2 * time.Second,
 		OnCallEnd: func(id string, res *switchboard.Result) {
 			h.mu.Lock()

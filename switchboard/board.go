@@ -185,9 +185,15 @@ func (b *Board) renew(ctx context.Context) {
 	b.leaseMu.Unlock()
 	for _, l := range live {
 		err := b.st.RenewCall(ctx, l.uid, l.call, b.o.Lease)
-		if errors.Is(err, config.ErrNotFound) {
-			// Expired (Redis was away longer than the lease): take it again.
+		if errors.Is(err, config.ErrNotFound) && b.holds(l) {
+			// Expired (Redis was away longer than the lease) while the call goes on:
+			// take it again, unless the call ended meanwhile (then give it back).
 			_, err = b.st.AcquireCall(ctx, l.uid, l.call, b.o.Lease)
+			if err == nil && !b.holds(l) {
+				err = b.st.ReleaseCall(ctx, l.uid, l.call)
+			}
+		} else if errors.Is(err, config.ErrNotFound) {
+			err = nil // released since the snapshot: nothing to renew
 		}
 		if err != nil && ctx.Err() == nil {
 			b.m.errors.WithLabelValues("renew").Inc()
@@ -261,6 +267,13 @@ func (b *Board) follow(uid string, v *config.CallView) {
 		u.dnd = s.DND
 		u.offline = s.Device == nil || s.Device.Endpoint == "" || v.Device == config.DeviceOffline
 	})
+}
+
+func (b *Board) holds(l lease) bool {
+	b.leaseMu.Lock()
+	defer b.leaseMu.Unlock()
+	_, ok := b.leases[l]
+	return ok
 }
 
 func (b *Board) hold(ctx context.Context, uid, callID string) {
