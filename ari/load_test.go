@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sophia-pbx/sophia/ari"
 	"github.com/sophia-pbx/sophia/callflow"
 	"github.com/sophia-pbx/sophia/config"
 	"github.com/sophia-pbx/sophia/internal/fakeari"
@@ -41,20 +42,24 @@ func TestLoad(t *testing.T) {
 	}
 	const users, calls = 50, 200
 	before := runtime.NumGoroutine()
-	// Real time: 200 calls arriving at once take seconds to set up with -race on two
-	// cores (the fake Asterisk, Redis and sophia share them), well within a 20 s ring.
-	h := newHarness(t, harnessOptions{scale: 1})
+	// Real time: 200 calls arriving within two seconds take seconds to set up with
+	// -race on two cores shared with other tests (the fake Asterisk, Redis and sophia
+	// share them), well within a 20 s ring; REST answers may take long meanwhile.
+	h := newHarness(t, harnessOptions{scale: 1, adapter: func(o *ari.Options) { o.RequestTimeout = time.Minute }})
 	loadUsers(t, h.store, users, 10)
 	for i := range users {
-		// Desks answer 0.3 to 0.9 s after the dial; callers hang up a second after the answer.
+		// Desks answer 0.3 to 0.9 s after the dial; callers hang up 3 s after the answer.
 		h.fake.Script(fmt.Sprintf("PJSIP/u%03d", i), fakeari.AnswersAfter(time.Duration(1+i%3)*300*time.Millisecond))
 	}
 	var wg sync.WaitGroup
 	ids := make(chan string, calls)
+	tick := time.NewTicker(10 * time.Millisecond) // 200 arrivals over 2 s
+	defer tick.Stop()
 	for i := range calls {
+		<-tick.C
 		wg.Go(func() {
 			c, err := h.fake.Inbound(fakeari.InboundCall{CallerNumber: fmt.Sprintf("+3314500%04d", i), CallerName: "Load",
-				Exten: fmt.Sprintf("+33478100%03d", i%users), HangsUpAfter: time.Second})
+				Exten: fmt.Sprintf("+33478100%03d", i%users), HangsUpAfter: 3 * time.Second})
 			if err != nil {
 				t.Errorf("call %d: %v", i, err)
 				return
@@ -64,6 +69,12 @@ func TestLoad(t *testing.T) {
 	}
 	wg.Wait()
 	close(ids)
+	// Every call lasts at least 3.3 s: nearly all of them are in progress together.
+	if n := h.ad.Calls(); n < calls/2 {
+		t.Errorf("only %d calls in progress at once, want hundreds", n)
+	} else {
+		t.Logf("%d calls in progress at once", n)
+	}
 	h.waitEnded(calls, 60*time.Second)
 	answered := 0
 	for id := range ids {
