@@ -145,8 +145,9 @@ func (h *harness) waitUp() {
 	if err := h.fake.WaitConnected(ctx, "sophia", true); err != nil {
 		h.t.Fatalf("adapter never connected: %v", err)
 	}
-	// Connected is not yet resynced: wait for readiness, which follows the resync.
-	for h.ad.Ready(ctx) != nil {
+	// Connected is not yet resynced: wait for readiness, which follows the resync (and
+	// for the board to follow sheet changes).
+	for h.ad.Ready(ctx) != nil || h.board.Ready(ctx) != nil {
 		select {
 		case <-ctx.Done():
 			h.t.Fatalf("adapter connected but never ready: %v", h.ad.Ready(ctx))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,6 +104,8 @@ type Board struct {
 
 	leaseMu sync.Mutex
 	leases  map[lease]struct{} // live leases, renewed by Run
+
+	watching atomic.Bool // the subscription to sheet changes is active
 }
 
 type lease struct{ uid, call string }
@@ -241,6 +244,7 @@ func (b *Board) watchLoop(ctx context.Context) {
 			continue
 		}
 		delay = 100 * time.Millisecond
+		b.watching.Store(true)
 		for c := range ch {
 			if c.Kind != config.KindUser {
 				continue
@@ -254,7 +258,17 @@ func (b *Board) watchLoop(ctx context.Context) {
 			}
 			b.follow(c.ID, v)
 		}
+		b.watching.Store(false)
 	}
+}
+
+// Ready reports whether the board follows sheet changes (Run's subscription is active):
+// until then a do-not-disturb change would not reach the BLF keys.
+func (b *Board) Ready(context.Context) error {
+	if !b.watching.Load() {
+		return errors.New("switchboard: not following sheet changes yet")
+	}
+	return nil
 }
 
 // follow updates uid's presence from a view of the user.

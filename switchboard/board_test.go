@@ -131,6 +131,13 @@ func newEnv(t *testing.T, row *scenario.Row, edit func(*switchboard.Options)) *e
 	done := make(chan struct{})
 	go func() { defer close(done); e.board.Run(runCtx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for e.board.Ready(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the board never followed sheet changes")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return e
 }
 
