@@ -79,6 +79,10 @@ func TestRegistrationsAndReconnect(t *testing.T) {
 	if !strings.Contains(gather(t, h), `sophia_pbx_link_up{pbx="freeswitch"} 1`) {
 		t.Error("sophia_pbx_link_up{pbx=freeswitch} is not 1")
 	}
+	problems, err := testutil.GatherAndLint(h.reg)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("metric lint: %v %+v", err, problems)
+	}
 }
 
 func gather(t *testing.T, h *harness) string {
@@ -296,4 +300,49 @@ func TestLoad(t *testing.T) {
 	}
 	h.stop()
 	waitFor(t, "every goroutine to end", func() bool { return runtime.NumGoroutine() <= goroutines })
+}
+
+// TestCallerHangsUpWhileRinging: the caller leaves while the desk and the mobile ring;
+// FreeSWITCH cancels both legs (ORIGINATOR_CANCEL), sophia sends no hangup of its own,
+// the call is a missed call for alice and nothing is left behind.
+func TestCallerHangsUpWhileRinging(t *testing.T) {
+	h := newHarness(t, harnessOptions{endpoints: map[string]fakeesl.Endpoint{
+		"sofia/gateway/trunk/" + scenario.AliceMobile: fakeesl.NeverAnswers()}})
+	h.world(func(u map[string]*config.Sheet) {
+		u["alice"].Forwards.SimultaneousRing = config.SimultaneousRing{Enabled: true, Targets: []string{scenario.AliceMobile}}
+	})
+	h.waitLinked()
+	if err := h.fake.Register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.NeverAnswers()}); err != nil {
+		t.Fatal(err)
+	}
+	id := h.inject(fakeesl.CallSpec{CallerIDNumber: scenario.Outsider, Destination: scenario.AliceMain})
+	waitFor(t, "both legs ringing", func() bool {
+		for _, b := range h.fake.Bridges() {
+			if b.UUID == id && len(b.Legs) == 2 && b.Legs[0].UUID != "" && b.Legs[1].UUID != "" {
+				return true
+			}
+		}
+		return false
+	})
+	if err := h.fake.Hangup(id, "NORMAL_CLEARING"); err != nil {
+		t.Fatal(err)
+	}
+	res := h.waitEnd(id)
+	if res.Outcome.Kind != "missed" || res.Outcome.Reason != "caller_hangup" {
+		t.Errorf("outcome %+v", res.Outcome)
+	}
+	for _, b := range h.fake.Bridges() {
+		for _, l := range b.Legs {
+			if b.UUID == id && l.Cause != "ORIGINATOR_CANCEL" {
+				t.Errorf("leg %s ended %q, want ORIGINATOR_CANCEL", l.Target, l.Cause)
+			}
+		}
+	}
+	if cmds := h.commands(id); slices.ContainsFunc(cmds, func(c string) bool { return strings.HasPrefix(c, "hangup") }) {
+		t.Errorf("sophia hung up a caller already gone: %q", cmds)
+	}
+	waitFor(t, "no leftovers", func() bool { return len(h.leftovers()) == 0 })
+	if n, _ := h.store.ActiveCalls(context.Background(), "alice"); n != 0 {
+		t.Errorf("alice has %d active calls", n)
+	}
 }
