@@ -27,6 +27,7 @@ type docOp struct {
 	status                int    // success status
 	answer                string // schema name of the answer; "" for none; "wav"
 	errors                []int  // error statuses beyond 401/403/500
+	notModified           bool   // takes If-None-Match and may answer 304
 }
 
 type docParam struct{ name, schema, desc string }
@@ -60,7 +61,7 @@ var docs = []docOp{
 	{method: "GET", path: "/v1/sites/{id}/audit", summary: "The site's audit log, newest first.", access: token, query: auditQuery, status: 200, answer: "AuditPage", errors: []int{400}},
 
 	{method: "GET", path: "/v1/users", summary: "List users, by id, filtered (a scoped token sees only its scope).", access: token, query: userQuery, status: 200, answer: "SheetPage", errors: []int{400}},
-	{method: "GET", path: "/v1/users/{id}", summary: "Get a user's sheet; ETag is its version.", access: token, status: 200, answer: "Sheet", errors: []int{404}},
+	{method: "GET", path: "/v1/users/{id}", summary: "Get a user's sheet; ETag is its version. With If-None-Match naming the current version: 304, no body (a cheap poll for changes).", access: token, status: 200, answer: "Sheet", errors: []int{404}, notModified: true},
 	{method: "PUT", path: "/v1/users/{id}", summary: "Create (version 0) or replace (version = the stored one, in If-Match or the body) a user's sheet. 201 when created.", access: token, body: "Sheet", status: 200, answer: "Sheet", errors: []int{400, 409, 413, 415, 422}},
 	{method: "PATCH", path: "/v1/users/{id}", summary: "Change a sheet with a JSON merge patch (RFC 7396), atomically on the stored sheet; If-Match (or a version in the patch) optional.", access: token, body: "object", bodyType: "application/merge-patch+json", status: 200, answer: "Sheet", errors: []int{400, 404, 409, 413, 415, 422}},
 	{method: "DELETE", path: "/v1/users/{id}", summary: "Delete a user; If-Match optional.", access: token, status: 204, errors: []int{400, 404, 409}},
@@ -170,6 +171,9 @@ func buildOpenAPI() obj {
 		if versioned && d.method != "GET" && !strings.HasSuffix(d.path, "/pin") {
 			params = append(params, obj{"name": "If-Match", "in": "header", "description": `the version this write applies to, as a GET's ETag ("3"); stale: 409`, "schema": obj{"type": "string"}})
 		}
+		if d.notModified {
+			params = append(params, obj{"name": "If-None-Match", "in": "header", "description": `the ETag the caller holds ("3"); still current: 304 without a body`, "schema": obj{"type": "string"}})
+		}
 		if params != nil {
 			op["parameters"] = params
 		}
@@ -192,6 +196,9 @@ func buildOpenAPI() obj {
 			ok["content"] = obj{"application/json": obj{"schema": schemaRef(d.answer)}}
 		}
 		responses[strconv.Itoa(d.status)] = ok
+		if d.notModified {
+			responses["304"] = obj{"description": "Not modified: If-None-Match names the current version"}
+		}
 		errs := d.errors
 		if d.access != public {
 			errs = append([]int{401, 403}, errs...)

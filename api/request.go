@@ -129,3 +129,20 @@ func wantVersion(r *http.Request, body int64) (int64, error) {
 func setETag(w http.ResponseWriter, version int64) {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
 }
+
+// noneMatch reports whether r's If-None-Match names version (or is "*"): the caller's
+// copy is current, answer 304. RFC 9110 §13.1.2: a list of entity tags, compared weakly.
+func noneMatch(r *http.Request, version int64) bool {
+	h := r.Header.Get("If-None-Match")
+	if h == "" {
+		return false
+	}
+	want := strconv.FormatInt(version, 10)
+	for _, tag := range strings.Split(h, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.Trim(strings.TrimPrefix(tag, "W/"), `"`) == want {
+			return true
+		}
+	}
+	return false
+}

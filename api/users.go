@@ -98,6 +98,12 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setETag(w, u.Version)
+	if noneMatch(r, u.Version) {
+		// The caller holds this version already: a page polling for other admins'
+		// changes pays one sheet read and a few bytes (the web page does, every few s).
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
 	writeJSON(w, http.StatusOK, u)
 	return nil
 }

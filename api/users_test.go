@@ -316,3 +316,45 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestGetUserNotModified: a GET naming the current version in If-None-Match answers 304
+// without a body (the web page polls this way); any change makes it a 200 again.
+func TestGetUserNotModified(t *testing.T) {
+	fx := newFixture(t, realRedis)
+	fx.putSite("lyon")
+	fx.putUser("alice", "lyon", "+33478000001")
+	fx.putUser("bob", "lyon", "+33478000002")
+	bob := fx.token("bob-desk", config.ScopeUser, "bob")
+
+	tests := []struct {
+		name, header string
+		want         int
+	}{
+		{"current version", `"1"`, http.StatusNotModified},
+		{"weak tag", `W/"1"`, http.StatusNotModified},
+		{"in a list", `"7", "1"`, http.StatusNotModified},
+		{"any", `*`, http.StatusNotModified},
+		{"stale version", `"0"`, http.StatusOK},
+		{"not a tag", `"x"`, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.must(tt.want, fx.admin, "GET", "/v1/users/alice", nil, "If-None-Match", tt.header)
+			if r.header.Get("ETag") != `"1"` {
+				t.Errorf("ETag = %q, want \"1\"", r.header.Get("ETag"))
+			}
+			if tt.want == http.StatusNotModified && len(r.body) != 0 {
+				t.Errorf("304 with a body: %q", r.body)
+			}
+		})
+	}
+	fx.must(200, fx.admin, "POST", "/v1/users/alice/dnd/on", nil)
+	r := fx.must(200, fx.admin, "GET", "/v1/users/alice", nil, "If-None-Match", `"1"`)
+	if s := sheetOf(t, r); s.Version != 2 || !s.DND || r.header.Get("ETag") != `"2"` {
+		t.Errorf("after a change: version %d dnd %v ETag %s", s.Version, s.DND, r.header.Get("ETag"))
+	}
+	fx.must(304, fx.admin, "GET", "/v1/users/alice", nil, "If-None-Match", `"2"`)
+	// Scope and existence come first: a 304 tells nothing a 200 would not.
+	fx.must(403, bob, "GET", "/v1/users/alice", nil, "If-None-Match", `*`)
+	fx.must(404, fx.admin, "GET", "/v1/users/nobody", nil, "If-None-Match", `*`)
+}
