@@ -21,6 +21,7 @@ import (
 	"github.com/sophia-pbx/sophia/esl"
 	"github.com/sophia-pbx/sophia/internal/embedded"
 	"github.com/sophia-pbx/sophia/switchboard"
+	"github.com/sophia-pbx/sophia/ui"
 )
 
 // boardComponent runs the switchboard (lease renewal, presence publishing) beside the
@@ -93,6 +94,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, stderr io.Writer
 		}
 	}
 	srv, err := api.New(api.Options{Store: a.store, Logger: log.With("component", "api"), Registerer: a.reg, Gatherer: a.reg,
+		UI:          ui.Handler(),
 		PublicMedia: cfg.ARIURL != "" || cfg.FreeSWITCH(),
 		Ready:       []api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }}}})
 	if err != nil {
