@@ -8,5 +8,6 @@
 // what each scope may do. Every error leaves through writeError as
 // {"error":{"code","message","fields":[{"path","reason"}]}} (errors.go lists the codes).
 //
-// The admin web page is later work: Options.UI serves everything outside the API's paths.
+// The admin web page (package ui) is served through Options.UI: everything outside the
+// API's paths.
 package api

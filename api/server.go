@@ -37,7 +37,7 @@ type Options struct {
 	// Now is the clock of the route explainer and the advice (nil: time.Now).
 	Now func() time.Time
 	// UI, when set, serves everything outside /v1/, /healthz, /readyz and /metrics:
-	// the admin web page (later work).
+	// the admin web page (sophiad passes ui.Handler()).
 	UI http.Handler
 }
 

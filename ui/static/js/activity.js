@@ -104,7 +104,9 @@ export function activityPanel(id, signal) {
 function changes(list) {
   if (!list || !list.length) return null;
   const shown = list.slice(0, 12).map((c) => h('li', null, h('span', {class: 'mono'}, c.path), ': ',
-    h('span', {class: 'old'}, jsonText(c.old)), ' → ', h('span', {class: 'new'}, jsonText(c.new))));
+    c.old === null ? ['set to ', h('span', {class: 'new'}, jsonText(c.new))] :
+      c.new === null ? ['removed (was ', h('span', {class: 'old'}, jsonText(c.old)), ')'] :
+        [h('span', {class: 'old'}, jsonText(c.old)), ' → ', h('span', {class: 'new'}, jsonText(c.new))]));
   if (list.length > 12) shown.push(h('li', {class: 'muted'}, `and ${list.length - 12} more`));
   return h('ul', null, shown);
 }

@@ -403,6 +403,7 @@ export function userView(root, ctx, id) {
     if ([...editors.values()].some((e) => e.dirty)) {
       // Do not redraw under the admin's typing: say it, and let the save be refused.
       pendingSheet = next;
+      if (document.getElementById('conflict')) return; // already said, more precisely
       fill(banners, h('div', {class: 'banner banner-warn', id: 'stale', role: 'status'},
         h('p', null, `Someone else changed this sheet (now version ${next.version}) while you were editing. `,
           'Saving will be refused; reload to see their change.'),
