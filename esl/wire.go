@@ -2,6 +2,7 @@ package esl
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -167,7 +168,7 @@ func (e *event) variable(n string) string { return e.hdrs.get("variable_" + n) }
 // ended by a blank line; when the event carries a body of its own, Content-Length is its
 // last header and the body follows the blank line.
 func decodeEvent(body []byte) (*event, error) {
-	e := &event{}
+	e := &event{hdrs: make(headers, 0, bytes.Count(body, []byte{'\n'}))}
 	s := string(body)
 	for {
 		i := strings.IndexByte(s, '\n')
