@@ -1,7 +1,7 @@
 // Package fakeari is a fake Asterisk 22 for tests: the ARI REST interface and
 // the events WebSocket on 127.0.0.1, answering with the JSON bodies, ids,
 // status codes, error bodies and event sequences that a real Asterisk 22.10.1
-// produced in ../shared/pbx-traces/asterisk (its README lists the facts; the
+// produced in testdata/pbx-traces/asterisk (a copy of the shared traces) (its README lists the facts; the
 // replay test in this package proves them, scenario by scenario). Calls are
 // played by scripted endpoints, so the ARI adapter can be tested end to end
 // on loopback, with ari/v6's native client, without an Asterisk.

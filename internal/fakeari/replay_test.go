@@ -1,6 +1,6 @@
 package fakeari
 
-// The replay test plays each Asterisk trace of ../shared/pbx-traces/asterisk
+// The replay test plays each Asterisk trace of testdata/pbx-traces/asterisk
 // against the fake: the app's REST requests (dir rest-out) in order, the
 // harness's actions (harness-out, harness-cli, harness-baresip, notes) as
 // injections, with the fake's manual clock advanced to each line's t_ms, so
@@ -44,26 +44,14 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// traceDir finds the traces: $SOPHIA_PBX_TRACES, or shared/pbx-traces/asterisk
-// in a parent directory (the repository sits beside shared/).
+// traceDir returns the Asterisk traces' folder, kept in the repository
+// (testdata/pbx-traces/README.md).
 func traceDir(t *testing.T) string {
-	if d := os.Getenv("SOPHIA_PBX_TRACES"); d != "" {
-		return d
+	const dir = "../../testdata/pbx-traces/asterisk"
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		t.Fatalf("Asterisk traces not found at %s: %v", dir, err)
 	}
-	dir, _ := os.Getwd()
-	for {
-		for _, cand := range []string{filepath.Join(dir, "shared", "pbx-traces", "asterisk"),
-			filepath.Join(dir, "..", "shared", "pbx-traces", "asterisk")} {
-			if st, err := os.Stat(cand); err == nil && st.IsDir() {
-				return cand
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("Asterisk traces not found above %s: set SOPHIA_PBX_TRACES", dir)
-		}
-		dir = parent
-	}
+	return dir
 }
 
 type line struct {

@@ -1,6 +1,6 @@
 // Package fakeesl is a fake FreeSWITCH 1.10.12 speaking the Event Socket text protocol both
 // ways on loopback, for testing sophia's esl/ adapter end to end with eslgo v1.5.0. It
-// reproduces what shared/pbx-traces/freeswitch recorded; replay_test.go replays those
+// reproduces what testdata/pbx-traces/freeswitch recorded; replay_test.go replays those
 // traces against it.
 //
 // # Starting it

@@ -21,17 +21,9 @@ import (
 // answered: every reply in order (uuids, timestamps, hostnames normalised), and per channel
 // the sequence of the events the fake models, with their key headers.
 
-// traceDir finds shared/pbx-traces/freeswitch beside the checkout (CI: a clone with
-// shared/ beside it; a helper's worktree sits one level deeper).
-var traceDir = func() string {
-	for _, d := range []string{"../../../shared", "../../../../shared"} {
-		p := filepath.Join(d, "pbx-traces", "freeswitch")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "../../../shared/pbx-traces/freeswitch"
-}()
+// traceDir holds the FreeSWITCH traces, kept in the repository
+// (testdata/pbx-traces/README.md).
+const traceDir = "../../testdata/pbx-traces/freeswitch"
 
 type chunk struct {
 	note string
