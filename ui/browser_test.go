@@ -1,10 +1,12 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,6 +52,25 @@ type world struct {
 	srv   *httptest.Server
 	store *config.Store
 	admin string
+	log   *lockedBuffer // the API's log, at debug level (each request, by token name)
+}
+
+// lockedBuffer is a bytes.Buffer for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newWorld(t *testing.T, poll time.Duration) *world {
@@ -59,11 +80,13 @@ func newWorld(t *testing.T, poll time.Duration) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := api.New(api.Options{Store: store, UI: ui.New(ui.Options{Poll: poll})})
+	logs := &lockedBuffer{}
+	s, err := api.New(api.Options{Store: store, UI: ui.New(ui.Options{Poll: poll}),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, srv: httptest.NewServer(s), store: store}
+	w := &world{t: t, srv: httptest.NewServer(s), store: store, log: logs}
 	t.Cleanup(w.srv.Close)
 	_, secret, err := store.CreateToken(context.Background(), "helpdesk-anna", config.Scope{Kind: config.ScopeAll}, "test")
 	if err != nil {
@@ -141,8 +164,12 @@ func newTab(t *testing.T) *tab {
 	})
 	tb := &tab{t: t, ctx: ctx}
 	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, bound to ctx (no timeout)
-		t.Fatalf("start %s: %v", chromium(t), err)
+	// The browser lives as long as the context of its first action, so that context has
+	// no deadline; a start that hangs is ended by cancelling the allocator.
+	hung := time.AfterFunc(60*time.Second, cancelAlloc)
+	err := chromedp.Do(ctx)
+	if !hung.Stop() || err != nil {
+		t.Fatalf("start %s: %v (within 60 s)", chromium(t), err)
 	}
 	t.Logf("chromium started in %v", time.Since(start).Round(time.Millisecond))
 	messages := chromedp.Console(ctx)
@@ -322,12 +349,20 @@ func TestBrowser(t *testing.T) {
 	if f := w.user("alice").Forwards.Busy; !f.Enabled || f.Target != "+33612345678" {
 		t.Errorf("busy forward stored as %+v", f)
 	}
-	// Off again, from the keyboard (the switch is a button: Space toggles it).
+	// Off again, from the keyboard (the switch is a button: Space toggles it), while
+	// another forward's editor holds typed input: the redraw keeps it.
+	b.do("type in an editor", chromedp.Click(css("#fwd-simultaneous_ring-edit")),
+		chromedp.SendKeys(css("#fwd-simultaneous_ring-targets"), "+33612345600"))
 	b.do("busy off by keyboard", chromedp.Focus(css("#fwd-busy-switch")), chromedp.KeyEvent(" "),
 		chromedp.WaitVisible(css(`#fwd-busy-switch[aria-checked="false"]`)))
 	if f := w.user("alice").Forwards.Busy; f.Enabled || f.Target != "+33612345678" {
 		t.Errorf("busy forward after off: %+v, want off with its target kept", f)
 	}
+	if v := eval[string](b, `document.querySelector('#fwd-simultaneous_ring-targets').value`); v != "+33612345600" {
+		t.Errorf("the editor's input after a redraw: %q", v)
+	}
+	b.do("escape closes the editor", chromedp.Focus(css("#fwd-simultaneous_ring-targets")), chromedp.KeyEvent("\x1b"),
+		chromedp.WaitNotPresent(css("#fwd-simultaneous_ring-editor")))
 
 	// A refused value is shown next to its field, and nothing is stored.
 	b.do("bad timeout", chromedp.Click(css("#fwd-no_answer-edit")), chromedp.WaitVisible(css("#fwd-no_answer-timeout")),
@@ -413,6 +448,16 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	b.mu.Unlock()
+	// The API logged the page's requests by token name, never a secret.
+	logged := w.log.String()
+	if !strings.Contains(logged, "token=helpdesk-anna") || !strings.Contains(logged, "token=alice-self") {
+		t.Errorf("the API's debug log does not name the page's tokens:\n%.2000s", logged)
+	}
+	for _, secret := range []string{w.admin, string(self)} {
+		if strings.Contains(logged, secret) {
+			t.Error("a token's secret is in the API's log")
+		}
+	}
 	b.checkClean()
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
 }

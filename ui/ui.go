@@ -33,9 +33,9 @@ type Options struct {
 // styles and API; no inline code (the page has none); Trusted Types required, so no
 // string can reach innerHTML and friends; never framed; forms never submit (the page
 // handles them in script, so a token typed into one can never end up in a URL).
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; " +
-	"frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
+	"require-trusted-types-for 'script'; trusted-types 'none'"
 
 // Cache-Control values: the page is revalidated every time (it names the assets of the
 // running build), assets never change under their hashed URL.

@@ -17,7 +17,7 @@ export function userView(root, ctx, id) {
   document.title = id + ' · sophia';
   const ac = new AbortController();
   let sheet = null; // the sheet as shown: its version goes in If-Match
-  const editors = new Map(); // kind → {dirty}
+  const editors = new Map(); // kind → {dirty, form}: the open editors
   let pollTimer = 0;
   let stopped = false;
   let directory = null; // users of the site, for the user-target suggestions
@@ -128,13 +128,20 @@ export function userView(root, ctx, id) {
       if (editors.has(kind)) closeEditor(kind);
       else openEditor(f, li);
     });
-    if (editors.has(kind)) li.append(editorForm(f));
+    const open = editors.get(kind);
+    if (open) {
+      // An editor holding the admin's input survives a redraw (after another switch
+      // was used); an untouched one is rebuilt from the sheet.
+      if (!open.dirty) open.form = editorForm(f);
+      li.append(open.form);
+    }
     return li;
   }
 
   function openEditor(f, li) {
-    editors.set(f.kind, {dirty: false});
-    li.append(editorForm(f));
+    const form = editorForm(f);
+    editors.set(f.kind, {dirty: false, form});
+    li.append(form);
     li.querySelector(`#fwd-${f.kind}-edit`).setAttribute('aria-expanded', 'true');
     const first = li.querySelector('.editor input:checked, .editor textarea');
     if (first) first.focus();
@@ -210,6 +217,12 @@ export function userView(root, ctx, id) {
       'Clear forward') : null;
     const form = h('form', {class: 'editor', id: `${p}-editor`, novalidate: true, 'aria-label': `Edit: ${f.title}`},
       fields, generalErr, h('div', {class: 'row-actions'}, save, cancel, clear));
+    form.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        closeEditor(kind);
+      }
+    });
     form.addEventListener('input', () => {
       const e = editors.get(kind);
       if (e) e.dirty = true;
