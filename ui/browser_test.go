@@ -329,6 +329,24 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the search is not in the URL: %q", loc)
 	}
 
+	// Filter by site, page with the API's cursor.
+	w.call("PUT", "/v1/sites/paris", `{"name":"Acme Paris","region":"FR","timezone":"Europe/Paris"}`, 201)
+	for i := 1; i <= 27; i++ {
+		w.call("PUT", fmt.Sprintf("/v1/users/agent%02d", i), fmt.Sprintf(`{"site":"paris","name":"Agent %02d","main_number":"+331400000%02d"}`, i, i), 201)
+	}
+	// A reload keeps the tab signed in (and loads the new site into the filter).
+	b.do("reload", chromedp.Navigate(w.srv.URL+"/"), chromedp.WaitReady(css(`#site-filter option[value="paris"]`)))
+	b.do("site filter", chromedp.SetValue(css("#site-filter"), "paris"))
+	eval[chromedp.Void](b, `document.querySelector('#site-filter').dispatchEvent(new Event('change'))`)
+	b.waitJS("first page", `document.querySelectorAll('tr[data-user]').length === 25 && !!document.querySelector('tr[data-user="agent01"]')`)
+	b.do("next page", chromedp.Click(css("#next")))
+	b.waitJS("second page", `document.querySelectorAll('tr[data-user]').length === 2 && !!document.querySelector('tr[data-user="agent27"]')`)
+	b.waitText("page status", "#list-status", "Users 26–27 (last page)")
+	b.do("previous page", chromedp.Click(css("#prev")))
+	b.waitJS("first page again", `document.querySelectorAll('tr[data-user]').length === 25`)
+	b.do("back to all sites", chromedp.SetValue(css("#site-filter"), "acme"), chromedp.SendKeys(css("#search"), "alice"))
+	b.waitJS("alice found", `document.querySelectorAll('tr[data-user]').length === 1 && !!document.querySelector('tr[data-user="alice"]')`)
+
 	// Alice's page.
 	b.do("open alice", chromedp.Click(css(`a[href="/users/alice"]`)), chromedp.WaitVisible(css(`#dnd-switch[aria-checked="false"]`)))
 	b.waitJS("explained", `document.querySelectorAll('#route-steps li').length > 0`)
@@ -441,9 +459,22 @@ func TestBrowser(t *testing.T) {
 		t.Error("a self token is offered the users list")
 	}
 
+	// A site token sees its site's users only, with no site filter.
+	_, lyon, err := w.store.CreateToken(context.Background(), "acme-desk", config.Scope{Kind: config.ScopeSite, ID: "acme"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do("site sign in", chromedp.Click(css("#signout")), chromedp.Navigate(w.srv.URL+"/"), chromedp.WaitVisible(css("#token")),
+		chromedp.SendKeys(css("#token"), string(lyon)), chromedp.Click(css("#signin")),
+		chromedp.WaitVisible(css(`tr[data-user="alice"]`)))
+	b.waitJS("acme only", `document.querySelectorAll('tr[data-user]').length === 3 && !document.querySelector('tr[data-user="zoe"]')`)
+	if hidden := eval[bool](b, `document.querySelector('#site-filter').closest('.field').hidden`); !hidden {
+		t.Error("a site token is offered the site filter")
+	}
+
 	b.mu.Lock()
 	for _, u := range b.urls {
-		if strings.Contains(u, w.admin) || strings.Contains(u, string(self)) {
+		if strings.Contains(u, w.admin) || strings.Contains(u, string(self)) || strings.Contains(u, string(lyon)) {
 			t.Errorf("a token went into a URL: %s", u)
 		}
 	}
@@ -453,7 +484,7 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(logged, "token=helpdesk-anna") || !strings.Contains(logged, "token=alice-self") {
 		t.Errorf("the API's debug log does not name the page's tokens:\n%.2000s", logged)
 	}
-	for _, secret := range []string{w.admin, string(self)} {
+	for _, secret := range []string{w.admin, string(self), string(lyon)} {
 		if strings.Contains(logged, secret) {
 			t.Error("a token's secret is in the API's log")
 		}
