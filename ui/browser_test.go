@@ -347,9 +347,17 @@ func TestBrowser(t *testing.T) {
 	b.do("back to all sites", chromedp.SetValue(css("#site-filter"), "acme"), chromedp.SendKeys(css("#search"), "alice"))
 	b.waitJS("alice found", `document.querySelectorAll('tr[data-user]').length === 1 && !!document.querySelector('tr[data-user="alice"]')`)
 
-	// Alice's page.
+	// Alice's page; a call in her log first.
+	at := time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
+	if err := w.store.RecordCall(context.Background(), &config.CallRecord{ID: "c1", Direction: "inbound",
+		From: "+33699887766", FromName: "Jean Client", To: "+33478000001", Start: at, End: at.Add(20 * time.Second),
+		Outcome: "voicemail", By: "alice", Reason: "no_answer"}, []string{"alice"}, nil); err != nil {
+		t.Fatal(err)
+	}
 	b.do("open alice", chromedp.Click(css(`a[href="/users/alice"]`)), chromedp.WaitVisible(css(`#dnd-switch[aria-checked="false"]`)))
 	b.waitJS("explained", `document.querySelectorAll('#route-steps li').length > 0`)
+	b.waitText("recent calls", "#calls-table", "Jean Client +33699887766")
+	b.waitText("call outcome", "#calls-table", "voicemail")
 	b.waitJS("scheduled rule listed", `(document.querySelector('#sched-0')?.textContent || '').includes('Mon–Fri, 18:00–08:00')`)
 
 	// DND on, by mouse; stored.
