@@ -1,24 +1,42 @@
-// Command sophia-load measures sophia's Asterisk adapter under a steady rate of new
-// calls: the fake Asterisk 22 (internal/fakeari) runs in a child process, sophia's call
-// path (the adapter, the switchboard, the store on a real Redis) in this one, so that
-// getrusage here counts sophia's CPU only.
+// Command sophia-load measures one of sophia's PBX adapters under a steady rate of new
+// calls. The fake PBX (internal/fakeari for Asterisk 22, internal/fakeesl for
+// FreeSWITCH 1.10) runs in a child process, sophia's call path (the adapter, the
+// switchboard, the store on a real Redis) in this one, so that getrusage here counts
+// sophia's CPU only.
 //
-//	sophia-load --rate 50 --duration 20s --users 200 --redis-url redis://127.0.0.1:6379
+//	sophia-load --pbx asterisk --rate 50 --duration 20s --users 200 --redis-url redis://127.0.0.1:6379
+//	sophia-load --pbx freeswitch --rate 50 --duration 20s
 //
-// It reports the latency from each call's StasisStart to its first leg's dial request
-// (p50, p90, p99, max, as the fake Asterisk timed them), the calls' outcomes, and the CPU
-// time this process spent per call. Every key it writes is under a fresh prefix and
-// deleted at the end. Calls: to a random user's desk, which answers after 1 s; the
-// caller hangs up 2 s later.
+// Each call goes to a random user's desk (PJSIP/<id> on Asterisk, user/<id> registered
+// on FreeSWITCH), which rings for --ring (1 s), answers and hangs up --talk (2 s) later.
+// The tool reports the calls' outcomes as sophia saw them (its adapter's OnCallEnd), the
+// latency from the call's arrival at sophia to sophia's first leg command (p50, p90, p99,
+// max) and the CPU time this process spent per call (user + system, getrusage).
+//
+// What the latency spans, per PBX:
+//
+//   - freeswitch: timed in this process, from the accept of the call's socket (the
+//     fake's `socket` application connecting to sophia's listener) to the write of the
+//     call's first `bridge` execute.
+//   - asterisk: timed by the fake Asterisk in the child, from the call's StasisStart
+//     (queued on the fake's WebSocket) to the fake handling the first leg's dial
+//     request. The adapter offers no hook on its own connections, so this span also
+//     holds the two loopback hops and the fake's HTTP parsing: it is sophia's time plus
+//     a little.
+//
+// Every key it writes is under a fresh prefix and deleted at the end.
 package main
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -30,233 +48,369 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
-	"github.com/sophia-pbx/sophia/ari"
+	"github.com/sophia-pbx/sophia/callflow"
 	"github.com/sophia-pbx/sophia/config"
-	"github.com/sophia-pbx/sophia/internal/fakeari"
 	"github.com/sophia-pbx/sophia/switchboard"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 type params struct {
-	Rate     float64
-	Duration time.Duration
-	Users    int
+	PBX        string
+	Rate       float64
+	Duration   time.Duration
+	Users      int
+	Ring, Talk time.Duration
 }
 
-// result is what the fake's side measured, sent back as JSON.
-type result struct {
-	Calls, Ended int
-	LatencyMS    []float64 // StasisStart → first dial, per call that dialed
-	Outcomes     map[string]int
+// calls is how many calls the run places.
+func (p params) calls() int { return int(p.Rate * p.Duration.Seconds()) }
+
+// childArgs are the flags that make the child see the same run.
+func (p params) childArgs() []string {
+	return []string{"--serve-fake", "--pbx", p.PBX, "--rate", fmt.Sprint(p.Rate), "--duration", p.Duration.String(),
+		"--users", fmt.Sprint(p.Users), "--ring", p.Ring.String(), "--talk", p.Talk.String()}
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// A pbx is what differs between Asterisk and FreeSWITCH: the child's fake and sophia's
+// adapter wired to it (asterisk.go, freeswitch.go).
+type pbx struct {
+	// span says what the latency runs from and to, and who times it (the report line).
+	span string
+	// endpoint is the desk of user id, as the user's sheet names it.
+	endpoint func(id string) string
+	// fake starts the child's fake PBX, users' desks scripted as params say; sophia is
+	// the address of sophia's listener when the fake connects to sophia (FreeSWITCH).
+	fake func(p params, users []string, sophia string) (fakePBX, error)
+	// sophia prepares sophia's side in this process.
+	sophia func() (side, error)
+}
+
+var pbxs = map[string]pbx{"asterisk": asterisk, "freeswitch": freeswitch}
+
+// A fakePBX is the child's fake PBX.
+type fakePBX interface {
+	addr() string
+	// place makes one call from caller to number arrive at sophia.
+	place(caller, number string) error
+	// up counts what is not over yet: calls, legs, sockets.
+	up() int
+	// latencies are the spans the fake timed itself (Asterisk), nil when sophia's side
+	// times them.
+	latencies() []time.Duration
+	close()
+}
+
+// A side is sophia's side of a run in this process.
+type side interface {
+	// childArgs are the flags the child needs besides the run's (FreeSWITCH: where
+	// sophia listens).
+	childArgs() []string
+	// adapter wires sophia's adapter to the fake PBX at addr.
+	adapter(addr string, w wiring) (adapter, error)
+	// latencies are the spans timed in this process, nil when the fake times them.
+	latencies() []time.Duration
+}
+
+// wiring is what both adapters are given.
+type wiring struct {
+	board *switchboard.Board
+	store *config.Store
+	reg   prometheus.Registerer
+	log   *slog.Logger
+	onEnd func(callID string, res *switchboard.Result)
+}
+
+type adapter interface {
+	Run(ctx context.Context) error
+	Ready(ctx context.Context) error
+}
+
+// childReport is what the child prints once its calls are over.
+type childReport struct {
+	Placed    int             // calls that arrived
+	Up        int             // what was still up at the child's deadline
+	Latencies []time.Duration // timed by the fake (Asterisk)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sophia-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var p params
+	fs.StringVar(&p.PBX, "pbx", "asterisk", "the PBX whose adapter is measured: asterisk or freeswitch")
 	fs.Float64Var(&p.Rate, "rate", 50, "new calls per second")
 	fs.DurationVar(&p.Duration, "duration", 20*time.Second, "how long calls keep arriving")
-	fs.IntVar(&p.Users, "users", 200, "users (each a desk PJSIP/l<n>) the calls go to")
+	fs.IntVar(&p.Users, "users", 200, "users the calls are spread over (at most 10000)")
+	fs.DurationVar(&p.Ring, "ring", time.Second, "how long a desk rings before it answers")
+	fs.DurationVar(&p.Talk, "talk", 2*time.Second, "how long after answering the desk hangs up")
 	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379", "Redis to use (keys under a fresh prefix, deleted at the end)")
-	serveFake := fs.Bool("serve-fake", false, "internal: run the fake Asterisk (the child process)")
+	serveFake := fs.Bool("serve-fake", false, "internal: run the fake PBX (the child process)")
+	socket := fs.String("socket", "", "internal: sophia's listener the child's fake FreeSWITCH connects to")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if p.Rate <= 0 || p.Duration <= 0 || p.Users <= 0 {
-		fmt.Fprintln(stderr, "sophia-load: --rate, --duration and --users must be positive")
+	var bad []string
+	x, ok := pbxs[p.PBX]
+	if !ok {
+		bad = append(bad, fmt.Sprintf("--pbx %q: want asterisk or freeswitch", p.PBX))
+	}
+	if p.Rate <= 0 {
+		bad = append(bad, "--rate: must be positive")
+	}
+	if p.Duration <= 0 {
+		bad = append(bad, "--duration: must be positive")
+	}
+	if p.Users <= 0 || p.Users > 10000 {
+		bad = append(bad, "--users: must be 1 to 10000")
+	}
+	if p.Ring < 0 || p.Talk < 0 {
+		bad = append(bad, "--ring, --talk: must not be negative")
+	}
+	if ok && p.calls() == 0 {
+		bad = append(bad, "--rate × --duration: less than one call")
+	}
+	if len(bad) > 0 {
+		fmt.Fprintln(stderr, "sophia-load: "+strings.Join(bad, "; "))
 		return 2
 	}
 	if *serveFake {
-		return serve(p, stdout, stderr)
+		return serve(x, p, *socket, stdin, stdout, stderr)
 	}
-	if err := drive(p, *redisURL, stdout, stderr); err != nil {
+	if err := drive(x, p, *redisURL, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "sophia-load:", err)
 		return 1
 	}
 	return 0
 }
 
-// serve is the child: a fake Asterisk; it prints its address, waits for "go" on stdin,
-// places the calls at the rate, waits for them to end and prints the result.
-func serve(p params, stdout, stderr io.Writer) int {
-	f := fakeari.New(nil, fakeari.Options{TimeScale: 1})
-	defer f.Close()
-	for i := range p.Users {
-		f.Script(fmt.Sprintf("PJSIP/l%04d", i), fakeari.AnswersAfter(time.Second))
+func userID(i int) string { return fmt.Sprintf("load%04d", i) }
+func number(i int) string { return fmt.Sprintf("+33479%06d", i) }
+
+// serve is the child: a fake PBX. It prints "ADDR <addr>", waits for "go" on stdin,
+// places the calls at the rate asked, waits until they are over and prints its
+// childReport as JSON.
+func serve(x pbx, p params, socket string, stdin io.Reader, stdout, stderr io.Writer) int {
+	users := make([]string, p.Users)
+	for i := range users {
+		users[i] = userID(i)
 	}
-	fmt.Fprintln(stdout, "ADDR "+f.Addr())
-	in := bufio.NewScanner(os.Stdin)
+	f, err := x.fake(p, users, socket)
+	if err != nil {
+		fmt.Fprintln(stderr, "fake PBX:", err)
+		return 1
+	}
+	defer f.close()
+	fmt.Fprintln(stdout, "ADDR "+f.addr())
+	in := bufio.NewScanner(stdin)
 	if !in.Scan() || in.Text() != "go" {
 		return 1
 	}
-	n := int(p.Rate * p.Duration.Seconds())
 	var mu sync.Mutex
-	var calls []*fakeari.Call
-	tick := time.NewTicker(time.Duration(float64(time.Second) / p.Rate))
+	rep := childReport{}
 	var wg sync.WaitGroup
-	for range n {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / p.Rate))
+	for i := range p.calls() {
 		<-tick.C
-		wg.Go(func() {
-			c, err := f.Inbound(fakeari.InboundCall{CallerNumber: "+33145000000", CallerName: "Load",
-				Exten: fmt.Sprintf("+33479%06d", rand.N(p.Users)), HangsUpAfter: 2 * time.Second})
-			if err != nil {
-				fmt.Fprintln(stderr, "inbound:", err)
+		wg.Go(func() { // a placing fake waiting on its lock does not hold the pace back
+			if err := f.place(fmt.Sprintf("+3314500%04d", i%10000), number(rand.N(p.Users))); err != nil {
+				fmt.Fprintln(stderr, "place a call:", err)
 				return
 			}
 			mu.Lock()
-			calls = append(calls, c)
+			rep.Placed++
 			mu.Unlock()
 		})
 	}
 	tick.Stop()
 	wg.Wait()
-	deadline := time.Now().Add(60 * time.Second)
-	for _, c := range calls {
-		for !c.Ended() && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+	deadline := time.Now().Add(time.Minute + p.Ring + p.Talk)
+	for f.up() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // the child's own pace: its CPU is not measured
 	}
-	res := result{Calls: len(calls), Outcomes: map[string]int{}}
-	start := map[string]time.Time{}
-	first := map[string]time.Time{}
-	for _, a := range f.Actions() {
-		switch a.Kind {
-		case "inbound":
-			start[a.ChannelID] = a.At
-		case "dial":
-			call, _, _ := strings.Cut(a.ChannelID, "-")
-			if _, seen := first[call]; !seen {
-				first[call] = a.At
-			}
-		case "bridge_create":
-			res.Outcomes["answered"]++
-		}
+	rep.Up, rep.Latencies = f.up(), f.latencies()
+	if err := json.NewEncoder(stdout).Encode(&rep); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
-	for _, c := range calls {
-		if c.Ended() {
-			res.Ended++
-		}
-		if t, ok := first[c.ID()]; ok {
-			res.LatencyMS = append(res.LatencyMS, float64(t.Sub(start[c.ID()]).Microseconds())/1000)
-		}
-	}
-	json.NewEncoder(stdout).Encode(&res)
 	return 0
 }
 
-// drive is the parent: sophia's call path against the child's fake Asterisk.
-func drive(p params, redisURL string, stdout, stderr io.Writer) error {
+// drive is the parent: sophia's call path against the child's fake PBX.
+func drive(x pbx, p params, redisURL string, stdout, stderr io.Writer) error {
+	ctx := context.Background()
 	rdb, err := config.ParseRedisURL(redisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
 	prefix := fmt.Sprintf("sophiaload%d", time.Now().UnixNano())
-	ctx := context.Background()
-	defer func() {
-		iter := rdb.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		for _, k := range keys {
-			rdb.Del(ctx, k)
-		}
-	}()
+	defer clean(rdb, prefix)
 	st, err := config.New(config.Options{Client: rdb, Prefix: prefix})
 	if err != nil {
 		return err
 	}
 	for i := range p.Users {
 		s := config.DefaultSheet()
-		s.ID, s.Name = fmt.Sprintf("l%04d", i), fmt.Sprintf("Load %d", i)
-		s.MainNumber = fmt.Sprintf("+33479%06d", i)
-		s.Device = &config.Device{ID: "desk-" + s.ID, Endpoint: "PJSIP/" + s.ID}
-		s.Advanced.MaxSimultaneousCalls = 50
-		s.Voicemail.Enabled = false
+		s.ID, s.Name, s.MainNumber = userID(i), fmt.Sprintf("Load %d", i), number(i)
+		s.Device = &config.Device{ID: "desk-" + s.ID, Endpoint: x.endpoint(s.ID)}
+		s.Advanced.MaxSimultaneousCalls, s.Advanced.CallWaiting = 50, true
+		s.Voicemail.Enabled = false // a call not answered shows as such
 		if _, err := st.PutUser(ctx, &s, "sophia-load"); err != nil {
 			return fmt.Errorf("user %s: %w", s.ID, err)
 		}
 	}
 
+	sd, err := x.sophia()
+	if err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	child := exec.Command(self, "--serve-fake", "--rate", fmt.Sprint(p.Rate), "--duration", p.Duration.String(), "--users", fmt.Sprint(p.Users))
+	child := exec.Command(self, append(p.childArgs(), sd.childArgs()...)...)
 	child.Stderr = stderr
-	toChild, _ := child.StdinPipe()
-	fromChild, _ := child.StdoutPipe()
+	toChild, err := child.StdinPipe()
+	if err != nil {
+		return err
+	}
+	fromChild, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
 	if err := child.Start(); err != nil {
 		return err
 	}
 	defer child.Wait()
+	defer toChild.Close() // a child still waiting for "go" gives up
 	out := bufio.NewReader(fromChild)
 	line, err := out.ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
 	if err != nil || !ok {
-		return fmt.Errorf("fake Asterisk did not start: %q %v", line, err)
+		return fmt.Errorf("the fake %s did not start: %q %v", p.PBX, line, err)
 	}
 
+	ends := make(chan callflow.OutcomeKind, p.calls())
 	reg := prometheus.NewRegistry()
-	board, err := switchboard.New(switchboard.Options{Store: st, Registerer: reg})
+	quiet := slog.New(slog.DiscardHandler)
+	board, err := switchboard.New(switchboard.Options{Store: st, Registerer: reg, Logger: quiet})
 	if err != nil {
 		return err
 	}
-	ad, err := ari.New(ari.Options{URL: "http://" + addr, User: "sophia", Password: "sophia", Board: board,
-		Registerer: reg, Trunk: "PJSIP/{number}@trunk", Media: "http://127.0.0.1:8080/media"})
+	ad, err := sd.adapter(addr, wiring{board: board, store: st, reg: reg, log: quiet,
+		onEnd: func(_ string, res *switchboard.Result) {
+			select {
+			case ends <- res.Outcome.Kind:
+			default: // more ends than calls placed: counted short, reported as a failure
+			}
+		}})
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { board.Run(rctx) })
-	wg.Go(func() { ad.Run(rctx) })
+	wg.Go(func() { _ = board.Run(rctx) })
+	wg.Go(func() { _ = ad.Run(rctx) })
 	defer func() { cancel(); wg.Wait() }()
 	for ad.Ready(ctx) != nil || board.Ready(ctx) != nil {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the link comes up once, before the measure
 	}
 
 	before := rusage()
 	t0 := time.Now()
 	fmt.Fprintln(toChild, "go")
-	var res result
-	if err := json.NewDecoder(out).Decode(&res); err != nil {
-		return fmt.Errorf("read the fake's result: %w", err)
+	var rep childReport
+	if err := json.NewDecoder(out).Decode(&rep); err != nil {
+		return fmt.Errorf("read the fake's report: %w", err)
 	}
-	cpu := rusage() - before
-	elapsed := time.Since(t0)
-
-	lat := slices.Clone(res.LatencyMS)
-	slices.Sort(lat)
-	q := func(f float64) float64 {
-		if len(lat) == 0 {
-			return 0
+	outcomes := map[callflow.OutcomeKind]int{}
+	ended := 0
+	for timeout := time.After(10 * time.Second); ended < rep.Placed; ended++ {
+		select {
+		case k := <-ends:
+			outcomes[k]++
+		case <-timeout:
+			return fmt.Errorf("%d of %d calls ended on sophia's side", ended, rep.Placed)
 		}
-		return lat[min(len(lat)-1, int(f*float64(len(lat))))]
 	}
-	fmt.Fprintf(stdout, "machine: %d CPUs, %s, %s\n", runtime.NumCPU(), runtime.Version(), runtime.GOARCH)
-	fmt.Fprintf(stdout, "calls: %d placed at %.0f/s for %v, %d ended, %d answered (in %v)\n",
-		res.Calls, p.Rate, p.Duration, res.Ended, res.Outcomes["answered"], elapsed.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "StasisStart → first dial: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%d calls)\n",
-		q(0.50), q(0.90), q(0.99), q(1), len(lat))
-	if res.Calls > 0 {
-		fmt.Fprintf(stdout, "sophia CPU: %v in all, %.2f ms per call (user+system, getrusage)\n",
-			cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(res.Calls))
+	elapsed := time.Since(t0)
+	cpu := rusage() - before
+
+	lat := sd.latencies()
+	if lat == nil {
+		lat = rep.Latencies
 	}
-	if res.Ended != res.Calls || res.Outcomes["answered"] != res.Calls {
-		return fmt.Errorf("%d of %d calls ended, %d answered", res.Ended, res.Calls, res.Outcomes["answered"])
+	slices.Sort(lat)
+	fmt.Fprintf(stdout, "machine: %d CPUs, %s/%s, %s, load average %s\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage())
+	fmt.Fprintf(stdout, "%s calls: %d placed at %g/s for %v, %d ended, %d answered (in %v), outcomes %v\n",
+		p.PBX, rep.Placed, p.Rate, p.Duration, ended, outcomes[callflow.OutcomeAnswered], elapsed.Round(time.Millisecond), outcomes)
+	fmt.Fprintf(stdout, "%s: p50 %s, p90 %s, p99 %s, max %s (%d calls)\n",
+		x.span, ms(quantile(lat, 0.50)), ms(quantile(lat, 0.90)), ms(quantile(lat, 0.99)), ms(quantile(lat, 1)), len(lat))
+	if rep.Placed > 0 {
+		fmt.Fprintf(stdout, "sophia CPU: %v in all, %s per call (user+system of this process: adapter, switchboard, Redis client; getrusage)\n",
+			cpu.Round(time.Millisecond), ms(cpu/time.Duration(rep.Placed)))
 	}
-	return nil
+	var errs []error
+	if rep.Placed != p.calls() {
+		errs = append(errs, fmt.Errorf("%d of %d calls placed", rep.Placed, p.calls()))
+	}
+	if n := outcomes[callflow.OutcomeAnswered]; n != rep.Placed {
+		errs = append(errs, fmt.Errorf("%d of %d calls answered", n, rep.Placed))
+	}
+	if len(lat) != rep.Placed {
+		errs = append(errs, fmt.Errorf("%d of %d calls timed", len(lat), rep.Placed))
+	}
+	if rep.Up > 0 {
+		errs = append(errs, fmt.Errorf("the fake %s still had %d channels or sockets up", p.PBX, rep.Up))
+	}
+	return errors.Join(errs...)
 }
 
-// rusage returns this process's CPU time so far (user + system).
+// quantile is the nearest-rank q-quantile of sorted durations (0 for none).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// rusage is this process's CPU time so far (user + system).
 func rusage() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages ("?" where unknown).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}
+
+// clean deletes the run's keys, and only those (keys carry the prefix, hash-tagged in
+// places: "*prefix*").
+func clean(rdb redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for _, k := range keys {
+		rdb.Del(ctx, k)
+	}
 }
