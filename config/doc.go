@@ -11,8 +11,9 @@
 // Store writes atomically and with optimistic concurrency (ErrVersionConflict), keeps
 // every index (numbers, devices, site users, media users) in the same step, audits each
 // change field by field, and publishes it on P:changes. It serves the call path with
-// CallView/CallViewByNumber, one Redis round trip per call in the steady state, and keeps
-// the runtime state the call path reads: device states and call leases.
+// CallView/CallViewByNumber/CallViewByDevice and OutboundView (the caller and the user
+// a dialed number reaches, pipelined), one Redis round trip per call in the steady state,
+// and keeps the runtime state the call path reads: device states and call leases.
 //
 // It knows nothing of calls: the routing engine (package dialplan) reads a Compiled sheet,
 // the adapters read what a call needs through Store and report device states and call

@@ -44,6 +44,25 @@ func TestEmbeddedStore(t *testing.T) {
 			}
 		}
 	}
+	// An outbound call's reads: the caller by device, the callee by number, together.
+	for range 2 {
+		v, err := e.st.CallViewByDevice(ctx, "PJSIP/alice")
+		if err != nil || v.User.Sheet.ID != "alice" {
+			t.Fatalf("CallViewByDevice(PJSIP/alice) = %v, %v", v, err)
+		}
+	}
+	for _, num := range []string{"+33478000002", "+33499999999"} {
+		ov, err := e.st.OutboundView(ctx, "PJSIP/alice", func(*config.Compiled) string { return num })
+		if err != nil || ov.Caller.User.Sheet.ID != "alice" || ov.Number != num {
+			t.Fatalf("OutboundView(PJSIP/alice, %s) = %+v, %v", num, ov, err)
+		}
+		if found := ov.Callee != nil && ov.Callee.User.Sheet.ID == "bob"; found != (num == "+33478000002") {
+			t.Errorf("OutboundView(PJSIP/alice, %s): callee %+v, %v", num, ov.Callee, ov.CalleeErr)
+		}
+	}
+	if _, err := e.st.CallViewByDevice(ctx, "PJSIP/nobody"); !errors.Is(err, config.ErrNotFound) {
+		t.Errorf("CallViewByDevice of an unknown device: %v", err)
+	}
 	if _, err := e.st.SetDeviceState(ctx, "PJSIP/alice", config.DeviceOffline); err != nil {
 		t.Fatal(err)
 	}

@@ -97,8 +97,12 @@ type Store struct {
 	pinCost      int
 	callLogLimit int
 
-	views    viewCache   // compiled sheets of the call path (store_callview.go)
-	noEvalRO atomic.Bool // the server has no EVALSHA_RO (Redis < 7.0): use EVALSHA
+	views viewCache // compiled sheets of the call path (store_callview.go)
+	// viewIndexes is the index a call view is read through, by viewIndex: {P}:numbers
+	// (also the unused KEYS[1] of a read by user id), {P}:devices. Built once: the call
+	// path allocates no key it can avoid.
+	viewIndexes [byDevice + 1]string
+	noEvalRO    atomic.Bool // the server has no EVALSHA_RO (Redis < 7.0): use EVALSHA
 
 	defaultMu sync.Mutex
 	defaultOK bool // the default site is known to exist in Redis
@@ -137,6 +141,7 @@ func New(o Options) (*Store, error) {
 		s.callLogLimit = DefaultCallLogLimit
 	}
 	s.views.init()
+	s.viewIndexes = [...]string{byUser: s.keys.Numbers(), byNumber: s.keys.Numbers(), byDevice: s.keys.Devices()}
 	// A dial means a new connection, perhaps to a restarted or failed-over server whose
 	// data is not what the call-view cache was checked against: empty it.
 	switch c := o.Client.(type) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+
+	"github.com/sophia-pbx/sophia/config"
 )
 
 // benchEnv is a store holding the full example sheet (testdata/sheet-good.json).
@@ -50,6 +52,54 @@ func BenchmarkCallViewByNumberParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+func BenchmarkCallViewByDevice(b *testing.B) {
+	e := benchEnv(b)
+	if _, err := e.st.CallViewByDevice(ctx, "PJSIP/alice"); err != nil { // warm the device's owner
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.st.CallViewByDevice(ctx, "PJSIP/alice"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCallViewByDeviceParallel(b *testing.B) {
+	e := benchEnv(b)
+	if _, err := e.st.CallViewByDevice(ctx, "PJSIP/alice"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.st.CallViewByDevice(ctx, "PJSIP/alice"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkOutboundView: alice calls bob, both read in one round trip.
+func BenchmarkOutboundView(b *testing.B) {
+	e := benchEnv(b)
+	dest := func(*config.Compiled) string { return "+33478000002" }
+	for range 2 { // warm the caller, then the callee
+		if _, err := e.st.OutboundView(ctx, "PJSIP/alice", dest); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ov, err := e.st.OutboundView(ctx, "PJSIP/alice", dest)
+		if err != nil || ov.Callee == nil {
+			b.Fatal(ov, err)
+		}
+	}
 }
 
 func BenchmarkGetUser(b *testing.B) {

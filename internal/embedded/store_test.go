@@ -35,6 +35,15 @@ func TestConfigStoreOnEmbedded(t *testing.T) {
 			t.Errorf("call view of %s", v.User.Sheet.ID)
 		}
 	}
+	for range 3 {
+		ov, err := store.OutboundView(ctx, "PJSIP/alice", func(*config.Compiled) string { return "+33478000001" })
+		if err != nil {
+			t.Fatalf("OutboundView: %v", err)
+		}
+		if ov.Caller.User.Sheet.ID != "alice" {
+			t.Errorf("outbound view of %s", ov.Caller.User.Sheet.ID)
+		}
+	}
 	if got := s.written.Load(); got != written {
 		t.Errorf("the call path's reads wrote %d journal bytes", got-written)
 	}
