@@ -268,10 +268,8 @@ func (s *Site) Normalize() {
 
 // normalizeNumber returns raw normalized, or trimmed as is when it does not parse.
 func normalizeNumber(raw, region string) string {
-	return normalMemo.get(region+" "+raw, func() string {
-		if n, err := NormalizeNumber(raw, region); err == nil {
-			return n
-		}
-		return strings.TrimSpace(raw)
-	})
+	if n, err := NormalizeNumber(raw, region); err == nil {
+		return n
+	}
+	return strings.TrimSpace(raw)
 }

@@ -21,7 +21,26 @@ var ErrInvalidNumber = errors.New("not a valid phone number")
 
 // NormalizeNumber returns raw as E.164 ("+33478000001"), parsed in region when it is
 // written nationally ("04 78 00 00 01"), or as is when it is an internal extension.
+//
+// Results are remembered (memo): the call path normalizes each dialed number, often the
+// same ones, and phonenumbers costs tens of microseconds and a hundred allocations.
 func NormalizeNumber(raw, region string) (string, error) {
+	if IsExtension(raw) {
+		return raw, nil
+	}
+	r := normalMemo.get(region+" "+raw, func() normalized {
+		n, err := normalizeNumberUncached(raw, region)
+		return normalized{n, err}
+	})
+	return r.num, r.err
+}
+
+type normalized struct {
+	num string
+	err error
+}
+
+func normalizeNumberUncached(raw, region string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if IsExtension(s) {
 		return s, nil
@@ -62,11 +81,15 @@ func (c NumberClass) String() string {
 }
 
 // ClassifyNumber classifies a normalized number (E.164 or extension) for a site whose
-// numbers are in region.
+// numbers are in region. Results are remembered, as NormalizeNumber's.
 func ClassifyNumber(num, region string) NumberClass {
 	if IsExtension(num) {
 		return ClassInternal
 	}
+	return classMemo.get(region+" "+num, func() NumberClass { return classifyNumberUncached(num, region) })
+}
+
+func classifyNumberUncached(num, region string) NumberClass {
 	n, err := phonenumbers.Parse(num, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {
 		return ClassUnknown

@@ -157,13 +157,8 @@ func validNumber(num string) bool {
 var (
 	validMemo  memo[bool]
 	classMemo  memo[NumberClass]
-	normalMemo memo[string]
+	normalMemo memo[normalized]
 )
-
-// classify is ClassifyNumber, remembered.
-func classify(num, region string) NumberClass {
-	return classMemo.get(region+" "+num, func() NumberClass { return ClassifyNumber(num, region) })
-}
 
 var zoneCache sync.Map // name → bool
 
@@ -466,7 +461,7 @@ func (c *sheetCheck) outside(path, num, invalid string) {
 	case num == c.s.MainNumber:
 		c.ps.add(path, "must not be the user's own main number")
 	case c.site != nil:
-		if ok, why := c.site.OutsideCalls.Allows(num, classify(num, c.site.Region)); !ok {
+		if ok, why := c.site.OutsideCalls.Allows(num, ClassifyNumber(num, c.site.Region)); !ok {
 			c.ps.add(path, why)
 		}
 	}
