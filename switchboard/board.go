@@ -326,14 +326,16 @@ func (b *Board) Leases() int {
 	return len(b.leases)
 }
 
-// normalize returns the forms of a dialed number to look up: as given, then in E.164
-// for the board's region.
+// lookupNumbers returns the forms of a dialed number to look up, in order: as given,
+// unless it is written nationally ("0478000001") and reads in the board's region, then
+// only in E.164. The number index holds E.164 numbers and extensions only (validation
+// refuses anything else), so a national form could never be found: one round trip,
+// not two, for a PBX that hands DIDs over nationally.
 func (b *Board) lookupNumbers(raw string) []string {
-	out := []string{raw}
 	if b.o.Region != "" && raw != "" && !strings.HasPrefix(raw, "+") && !config.IsExtension(raw) {
-		if n, err := config.NormalizeNumber(raw, b.o.Region); err == nil && n != raw {
-			out = append(out, n)
+		if n, err := config.NormalizeNumber(raw, b.o.Region); err == nil {
+			return []string{n}
 		}
 	}
-	return out
+	return []string{raw}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sophia-pbx/sophia/callflow"
 	"github.com/sophia-pbx/sophia/config"
@@ -27,6 +28,8 @@ type simDriver struct {
 	// the users of the world.
 	board *switchboard.Board
 	seen  []string
+	// onRing, when set, runs at the first ring.
+	onRing func()
 }
 
 func (d *simDriver) Continue(context.Context) error { d.continued = true; return nil }
@@ -37,6 +40,10 @@ func (d *simDriver) Talk(context.Context) error {
 }
 
 func (d *simDriver) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
+	if d.onRing != nil {
+		d.onRing()
+		d.onRing = nil
+	}
 	d.look("ring")
 	return d.Sim.Ring(ctx, r)
 }
@@ -109,6 +116,12 @@ type env struct {
 func newEnv(t *testing.T, row *scenario.Row, edit func(*switchboard.Options)) *env {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
+	return newEnvOn(t, rdb, prefix, row, edit)
+}
+
+// newEnvOn is newEnv on a client of the caller's (one counting its round trips).
+func newEnvOn(t *testing.T, rdb redis.UniversalClient, prefix string, row *scenario.Row, edit func(*switchboard.Options)) *env {
+	t.Helper()
 	st, err := config.New(config.Options{Client: rdb, Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +166,14 @@ func findRow(t *testing.T, name string) scenario.Row {
 
 func (e *env) handle(t *testing.T, row *scenario.Row, id string) (*switchboard.Result, *simDriver) {
 	t.Helper()
-	d := &simDriver{Sim: callflow.Sim{Scripts: row.Endpoints, CallerHangupS: row.CallerHangupS, NoVoicemail: row.NoVoicemail}, board: e.board}
+	return e.handleWith(t, row, id, nil)
+}
+
+// handleWith is handle with onRing run at the call's first ring.
+func (e *env) handleWith(t *testing.T, row *scenario.Row, id string, onRing func()) (*switchboard.Result, *simDriver) {
+	t.Helper()
+	d := &simDriver{Sim: callflow.Sim{Scripts: row.Endpoints, CallerHangupS: row.CallerHangupS, NoVoicemail: row.NoVoicemail},
+		board: e.board, onRing: onRing}
 	c := &switchboard.Call{ID: id, Direction: switchboard.Inbound, From: row.Call.From, To: row.Call.To}
 	if row.Call.Direction == scenario.Outbound {
 		c.Direction, c.To, c.Endpoint, c.From = switchboard.Outbound, row.Call.Dialed, "PJSIP/"+row.Call.User, dialplan.Party{Number: "alice"}

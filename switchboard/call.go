@@ -93,11 +93,20 @@ func (b *Board) Handle(ctx context.Context, c *Call, d Driver) *Result {
 	var view *config.CallView
 	var err error
 	var uid string
+	var dir callflow.Directory = b.st
 	switch c.Direction {
 	case Outbound:
-		uid, err = b.st.UserByDevice(ctx, c.Endpoint)
+		// The caller and, in the same round trip, whoever the dialed number reaches (a
+		// colleague, or nobody: a call outside), guessed from the caller's cached sheet.
+		var ov *config.OutboundView
+		ov, err = b.st.OutboundView(ctx, c.Endpoint, func(caller *config.Compiled) string {
+			return destination(caller, c.To)
+		})
 		if err == nil {
-			view, err = b.st.CallView(ctx, uid)
+			view, uid = ov.Caller, ov.Caller.User.Sheet.ID
+			if ov.Number != "" {
+				dir = &lookahead{Store: b.st, ov: ov}
+			}
 		}
 	default:
 		c.Direction = Inbound
@@ -130,7 +139,7 @@ func (b *Board) Handle(ctx context.Context, c *Call, d Driver) *Result {
 
 	var r *callflow.Result
 	if c.Direction == Outbound {
-		r, err = callflow.RunOutbound(ctx, &callflow.OutboundCall{User: uid, Dialed: c.To, View: view}, o, b.st, b.cfo)
+		r, err = callflow.RunOutbound(ctx, &callflow.OutboundCall{User: uid, Dialed: c.To, View: view}, o, dir, b.cfo)
 	} else {
 		r, err = callflow.Run(ctx, &callflow.Call{User: uid, From: c.From, To: c.To, View: view}, o, b.st, b.cfo)
 	}
@@ -155,6 +164,34 @@ func (b *Board) Handle(ctx context.Context, c *Call, d Driver) *Result {
 	}
 	b.finish(ctx, c, res, o, log)
 	return res
+}
+
+// destination is the number a call caller places to dialed reaches, as the engine
+// decides it (CLI prefix, short numbers, the site's region), or "" for a call it refuses.
+// The engine is pure and the number parsing remembered: guessing costs microseconds, a
+// round trip saved.
+func destination(caller *config.Compiled, dialed string) string {
+	p := dialplan.DecideOutbound(&dialplan.OutboundInput{User: caller, Dialed: dialed})
+	if p.Refused != dialplan.RefusedNone {
+		return ""
+	}
+	return p.Number
+}
+
+// lookahead is the store, with the view of the user an outbound call's number reaches
+// already read in the caller's round trip (config.Store.OutboundView): callflow's
+// lookup of that number is answered from it. A guess the fresh sheet contradicts (the
+// caller's short numbers changed) goes to the store.
+type lookahead struct {
+	*config.Store
+	ov *config.OutboundView
+}
+
+func (l *lookahead) CallViewByNumber(ctx context.Context, num string) (*config.CallView, error) {
+	if num == l.ov.Number {
+		return l.ov.Callee, l.ov.CalleeErr
+	}
+	return l.Store.CallViewByNumber(ctx, num)
 }
 
 // unknown handles a call no user is found for (or whose lookup failed).

@@ -4,8 +4,9 @@
 //
 // It owns:
 //   - finding whose call it is: the dialed number through the number index (inbound),
-//     the device the call comes from (outbound); a number no user owns is given back to
-//     the PBX's dialplan or rejected (Options.Unknown), and counted;
+//     the device the call comes from (outbound; config.Store.OutboundView reads the
+//     caller and whoever the dialed number reaches in one round trip); a number no user
+//     owns is given back to the PBX's dialplan or rejected (Options.Unknown), and counted;
 //   - the active-call leases in Redis (config.Store.AcquireCall / RenewCall /
 //     ReleaseCall): one per user in the call (the called user, the caller of an outbound
 //     call, whoever answers), acquired after the routing decision read the user's count,
