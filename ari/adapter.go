@@ -286,8 +286,13 @@ func (a *Adapter) startCall(e *cyari.StasisStart) {
 	a.mu.Unlock()
 	a.m.calls.Inc()
 	a.wg.Go(func() {
-		defer a.forget(c)
-		c.run(a.callCtx)
+		res := c.run(a.callCtx)
+		// Forgotten before OnCallEnd: whoever learns that the call ended finds the
+		// adapter no longer holding it.
+		a.forget(c)
+		if a.o.OnCallEnd != nil {
+			a.o.OnCallEnd(c.id, res)
+		}
 	})
 }
 

@@ -87,14 +87,12 @@ func endpointOf(name string) string {
 	return name
 }
 
-func (c *call) run(ctx context.Context) {
+func (c *call) run(ctx context.Context) *switchboard.Result {
 	res := c.a.b.Handle(ctx, c.sb, c)
 	c.cleanup()
-	if c.a.o.OnCallEnd != nil {
-		defer c.a.o.OnCallEnd(c.id, res)
-	}
 	c.log.Debug("call ended", "user", res.User, "outcome", res.Outcome.Kind, "by", res.Outcome.By,
 		"reason", res.Outcome.Reason, "err", res.Err)
+	return res
 }
 
 // cleanup frees what the call still holds on Asterisk (a failure path may leave a leg

@@ -145,19 +145,29 @@ func (a *Adapter) serve(ctx context.Context) {
 	}
 }
 
-// handle owns one call from its socket's connect to its close.
+// handle owns one call from its socket's connect to its close. OnCallEnd hears of the
+// call once its socket is closed and no longer counted.
 func (a *Adapter) handle(ctx context.Context, nc net.Conn, arrived time.Time) {
 	a.m.calls.Inc()
 	a.m.sockets.Inc()
 	a.open.Add(1)
-	defer a.open.Add(-1)
-	defer a.m.sockets.Dec()
 	s := newSock(a, nc)
-	defer s.close()
+	id, res := a.runCall(ctx, s, nc, arrived)
+	s.close()
+	a.m.sockets.Dec()
+	a.open.Add(-1)
+	if res != nil && a.o.OnCallEnd != nil {
+		a.o.OnCallEnd(id, res)
+	}
+}
+
+// runCall runs one call on its socket: the connect, the routing, the end. It returns the
+// call's id and result, or a nil result when the socket never carried a call.
+func (a *Adapter) runCall(ctx context.Context, s *sock, nc net.Conn, arrived time.Time) (string, *switchboard.Result) {
 	replies, err := s.commands(ctx, render(command.Connect{}))
 	if err != nil {
 		a.log.Warn("outbound socket: no connect reply", "remote", nc.RemoteAddr().String(), "err", err)
-		return
+		return "", nil
 	}
 	data := replies[0].hdrs
 	sc := callOf(data, arrived)
@@ -167,14 +177,12 @@ func (a *Adapter) handle(ctx context.Context, nc net.Conn, arrived time.Time) {
 	// that CHANNEL_HANGUP_COMPLETE and what precedes it are never lost to a close.
 	if err := s.mustOK(ctx, "myevents", "linger"); err != nil {
 		log.Warn("outbound socket: set up", "err", err)
-		return
+		return "", nil
 	}
 	d := &callDriver{s: s, a: a, sc: sc, log: log}
 	res := a.b.Handle(ctx, sc, d)
 	a.finish(ctx, d, log)
-	if a.o.OnCallEnd != nil {
-		a.o.OnCallEnd(sc.ID, res)
-	}
+	return sc.ID, res
 }
 
 // finish ends a call's socket: the channel hung up unless given back to the dialplan,

@@ -40,13 +40,9 @@ func TestRegistrationsAndReconnect(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.world(nil)
 	h.waitLinked()
-	if err := h.fake.Register(fakeesl.Registration{User: "alice"}); err != nil {
-		t.Fatal(err)
-	}
+	h.register(fakeesl.Registration{User: "alice"})
 	// The world starts online: take bob offline through FreeSWITCH.
-	if err := h.fake.Register(fakeesl.Registration{User: "bob"}); err != nil {
-		t.Fatal(err)
-	}
+	h.register(fakeesl.Registration{User: "bob"})
 	if err := h.fake.Unregister("bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +124,7 @@ func TestPresenceLightsBLF(t *testing.T) {
 	}
 	waitFor(t, "bob's DND as PRESENCE_IN", func() bool { return hasPresence(h.fake, "bob@127.0.0.1", "DND", "confirmed") })
 
-	if err := h.fake.Register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.AnswerThenHangup(3*time.Second, time.Second)}); err != nil {
-		t.Fatal(err)
-	}
+	h.register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.AnswerThenHangup(3*time.Second, time.Second)})
 	id := h.inject(fakeesl.CallSpec{CallerIDNumber: scenario.Outsider, Destination: scenario.AliceMain})
 	h.waitEnd(id)
 	for _, want := range [][2]string{{"Ringing", "early"}, {"Talk", "confirmed"}, {"Available", "terminated"}} {
@@ -181,9 +175,7 @@ func TestFailedBridgeKeepsControl(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.world(func(u map[string]*config.Sheet) { u["alice"].Voicemail.Enabled = false })
 	h.waitLinked()
-	if err := h.fake.Register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.Busy()}); err != nil {
-		t.Fatal(err)
-	}
+	h.register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.Busy()})
 	id := h.inject(fakeesl.CallSpec{CallerIDNumber: scenario.Outsider, Destination: scenario.AliceMain})
 	res := h.waitEnd(id)
 	if res.Outcome.Kind != "busy" {
@@ -214,9 +206,7 @@ func TestRingDeadlineBeforeFreeSWITCH(t *testing.T) {
 	h := newHarness(t, harnessOptions{clockScale: 100, seconds: func(int) time.Duration { return 50 * time.Millisecond }})
 	h.world(func(u map[string]*config.Sheet) { u["alice"].Voicemail.Enabled = false })
 	h.waitLinked()
-	if err := h.fake.Register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.NeverAnswers()}); err != nil {
-		t.Fatal(err)
-	}
+	h.register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.NeverAnswers()})
 	id := h.inject(fakeesl.CallSpec{CallerIDNumber: scenario.Outsider, Destination: scenario.AliceMain})
 	res := h.waitEnd(id)
 	if res.Outcome.Kind != "missed" || res.Outcome.Reason != "no_answer" {
@@ -260,9 +250,7 @@ func TestLoad(t *testing.T) {
 	}
 	h.waitLinked()
 	for _, id := range dir {
-		if err := h.fake.Register(fakeesl.Registration{User: id, Endpoint: fakeesl.AnswerThenHangup(2*time.Second, 3*time.Second)}); err != nil {
-			t.Fatal(err)
-		}
+		h.register(fakeesl.Registration{User: id, Endpoint: fakeesl.AnswerThenHangup(2*time.Second, 3*time.Second)})
 	}
 	var wg sync.WaitGroup
 	ids := make([]string, calls)
@@ -312,9 +300,7 @@ func TestCallerHangsUpWhileRinging(t *testing.T) {
 		u["alice"].Forwards.SimultaneousRing = config.SimultaneousRing{Enabled: true, Targets: []string{scenario.AliceMobile}}
 	})
 	h.waitLinked()
-	if err := h.fake.Register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.NeverAnswers()}); err != nil {
-		t.Fatal(err)
-	}
+	h.register(fakeesl.Registration{User: "alice", Endpoint: fakeesl.NeverAnswers()})
 	id := h.inject(fakeesl.CallSpec{CallerIDNumber: scenario.Outsider, Destination: scenario.AliceMain})
 	waitFor(t, "both legs ringing", func() bool {
 		for _, b := range h.fake.Bridges() {

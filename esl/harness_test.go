@@ -2,6 +2,7 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -175,6 +176,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func (h *harness) waitLinked() {
 	h.t.Helper()
 	waitFor(h.t, "the inbound Event Socket connection", func() bool { return h.a.Ready(context.Background()) == nil })
+}
+
+// register registers a phone on the fake and waits until sophia, through its inbound
+// socket, has it online in Redis (a directory user no sheet holds: until the fake
+// took it). On FreeSWITCH registering precedes calling by far; here the next line calls.
+func (h *harness) register(r fakeesl.Registration) {
+	h.t.Helper()
+	if err := h.fake.Register(r); err != nil {
+		h.t.Fatal(err)
+	}
+	waitFor(h.t, r.User+"'s registration in Redis", func() bool {
+		v, err := h.store.CallViewByDevice(context.Background(), "user/"+r.User)
+		return errors.Is(err, config.ErrNotFound) || err == nil && v.Device == config.DeviceOnline
+	})
 }
 
 // inject makes a call arrive at the fake and hands it to sophia's socket.

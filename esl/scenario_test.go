@@ -56,9 +56,7 @@ func (runner) Run(t *testing.T, r *scenario.Row) scenario.Observation {
 		if !ok {
 			ep = fakeesl.NeverAnswers()
 		}
-		if err := h.fake.Register(fakeesl.Registration{User: uid, Endpoint: ep}); err != nil {
-			t.Fatal(err)
-		}
+		h.register(fakeesl.Registration{User: uid, Endpoint: ep})
 	}
 	spec := fakeesl.CallSpec{CallerIDNumber: r.Call.From.Number, CallerIDName: r.Call.From.Name,
 		Destination: r.Call.To, ChannelName: "sofia/external/" + r.Call.From.Number + "@127.0.0.1"}
