@@ -146,3 +146,34 @@ func noneMatch(r *http.Request, version int64) bool {
 	}
 	return false
 }
+
+// readMergePatch reads a JSON merge patch of what ("a sheet", "a site") and the version
+// it must apply to: If-Match, or a "version" in the patch (0: whatever is stored).
+func (s *Server) readMergePatch(w http.ResponseWriter, r *http.Request, what string) ([]byte, int64, error) {
+	body, err := readBody(w, r, s.opts.MaxBodyBytes, patchTypes...)
+	if err != nil {
+		return nil, 0, err
+	}
+	patch, err := decodeJSON(body)
+	if err != nil {
+		return nil, 0, errorf(http.StatusBadRequest, CodeBadRequest, "the body is not valid JSON")
+	}
+	obj, ok := patch.(map[string]any)
+	if !ok {
+		return nil, 0, invalid("", "a merge patch of "+what+" must be a JSON object")
+	}
+	var patchVersion int64
+	if v, ok := obj["version"]; ok && v != nil {
+		n, _ := v.(json.Number)
+		pv, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil || pv < 0 {
+			return nil, 0, invalid("version", "must be a whole number")
+		}
+		patchVersion = pv
+	}
+	want, err := wantVersion(r, patchVersion)
+	if err != nil {
+		return nil, 0, err
+	}
+	return body, want, nil
+}

@@ -107,27 +107,7 @@ const patchRetries = 5
 
 func (s *Server) patchSite(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	body, err := readBody(w, r, s.opts.MaxBodyBytes, patchTypes...)
-	if err != nil {
-		return err
-	}
-	patch, err := decodeJSON(body)
-	if err != nil {
-		return errorf(http.StatusBadRequest, CodeBadRequest, "the body is not valid JSON")
-	}
-	obj, ok := patch.(map[string]any)
-	if !ok {
-		return invalid("", "a merge patch of a site must be a JSON object")
-	}
-	var patchVersion int64
-	if v, ok := obj["version"]; ok && v != nil {
-		n, err := strconv.ParseInt(string(jsonNumber(v)), 10, 64)
-		if err != nil || n < 0 {
-			return invalid("version", "must be a whole number")
-		}
-		patchVersion = n
-	}
-	want, err := wantVersion(r, patchVersion)
+	body, want, err := s.readMergePatch(w, r, "a site")
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sophia-pbx/sophia/config"
@@ -194,27 +193,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := checkUserID(t, id); err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.opts.MaxBodyBytes, patchTypes...)
-	if err != nil {
-		return err
-	}
-	patch, err := decodeJSON(body)
-	if err != nil {
-		return errorf(http.StatusBadRequest, CodeBadRequest, "the body is not valid JSON")
-	}
-	obj, ok := patch.(map[string]any)
-	if !ok {
-		return invalid("", "a merge patch of a sheet must be a JSON object")
-	}
-	var patchVersion int64
-	if v, ok := obj["version"]; ok && v != nil {
-		n, err := strconv.ParseInt(string(jsonNumber(v)), 10, 64)
-		if err != nil || n < 0 {
-			return invalid("version", "must be a whole number")
-		}
-		patchVersion = n
-	}
-	want, err := wantVersion(r, patchVersion)
+	body, want, err := s.readMergePatch(w, r, "a sheet")
 	if err != nil {
 		return err
 	}
@@ -288,11 +267,6 @@ func (s *Server) regionOf(r *http.Request, id string) (string, error) {
 		return "", err
 	}
 	return site.Region, nil
-}
-
-func jsonNumber(v any) json.Number {
-	n, _ := v.(json.Number)
-	return n
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {

@@ -181,6 +181,21 @@ func (s *Store) Rev(ctx context.Context) (int64, error) {
 // time because another write succeeded, so the system as a whole makes progress).
 const maxAttempts = 200
 
+// retryStale runs attempt, which reads what it needs and writes with s.run, again while
+// it fails on errStale (what it read changed before its write), backing off between
+// tries, up to maxAttempts times.
+func retryStale(ctx context.Context, attempt func() error) error {
+	for n := 0; ; n++ {
+		err := attempt()
+		if !errors.Is(err, errStale) || n >= maxAttempts {
+			return err
+		}
+		if err := backoff(ctx, n); err != nil {
+			return err
+		}
+	}
+}
+
 // backoff waits a little before attempt n starts over, more as n grows, with jitter so
 // that racing writers spread out; it returns ctx's error if ctx ends first.
 func backoff(ctx context.Context, n int) error {

@@ -51,10 +51,10 @@ func (s *Store) PutMedia(ctx context.Context, name string, data []byte, actor st
 	if err != nil {
 		return nil, fmt.Errorf("marshal media info: %w", err)
 	}
-	for attempt := 0; ; attempt++ {
+	err = retryStale(ctx, func() error {
 		old, raw, err := s.mediaInfo(ctx, name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		t := newTx()
 		t.check("hget", s.keys.MediaIndex(), name, raw)
@@ -65,18 +65,15 @@ func (s *Store) PutMedia(ctx context.Context, name string, data []byte, actor st
 			op = OpUpdate
 		}
 		s.record(t, KindMedia, name, actor, op, 0, diff(old, info, "created_at"))
-		_, err = s.run(ctx, t)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
+		if _, err := s.run(ctx, t); err != nil {
+			return fmt.Errorf("write media %q: %w", name, err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("write media %q: %w", name, err)
-		}
-		return info, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return info, nil
 }
 
 func (s *Store) mediaInfo(ctx context.Context, name string) (*MediaInfo, string, error) {
@@ -156,7 +153,7 @@ func (s *Store) MediaUsers(ctx context.Context, name string) ([]string, error) {
 // DeleteMedia deletes a media file, refused with an *InUseError naming the users whose
 // sheet references it.
 func (s *Store) DeleteMedia(ctx context.Context, name, actor string) error {
-	for attempt := 0; ; attempt++ {
+	err := retryStale(ctx, func() error {
 		old, raw, err := s.mediaInfo(ctx, name)
 		if err != nil {
 			return err
@@ -177,16 +174,10 @@ func (s *Store) DeleteMedia(ctx context.Context, name, actor string) error {
 		t.op("del", s.keys.Media(name), "", "")
 		t.op("hdel", s.keys.MediaIndex(), name, "")
 		s.record(t, KindMedia, name, actor, OpDelete, 0, nil)
-		_, err = s.run(ctx, t)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
+		if _, err := s.run(ctx, t); err != nil {
 			return fmt.Errorf("delete media %q: %w", name, err)
 		}
 		return nil
-	}
+	})
+	return err
 }

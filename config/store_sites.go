@@ -103,28 +103,29 @@ func (s *Store) createDefaultOps(t *tx) {
 // site, normalized and validated, and returns it as stored. A stale version, or 0 for a
 // site that exists, is ErrVersionConflict; an update of a missing site ErrNotFound.
 func (s *Store) PutSite(ctx context.Context, in *Site, actor string) (*Site, error) {
-	for attempt := 0; ; attempt++ {
-		site := *in
+	var site Site
+	err := retryStale(ctx, func() error {
+		site = *in
 		site.OutsideCalls.Allow = append([]string(nil), in.OutsideCalls.Allow...)
 		site.OutsideCalls.Block = append([]string(nil), in.OutsideCalls.Block...)
 		site.Normalize()
 		if err := site.Validate(); err != nil {
-			return nil, err
+			return err
 		}
 		old, raw, err := s.readSite(ctx, site.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch {
 		case old == nil && site.Version != 0:
-			return nil, fmt.Errorf("site %q: %w", site.ID, ErrNotFound)
+			return fmt.Errorf("site %q: %w", site.ID, ErrNotFound)
 		case old != nil && old.Version != site.Version:
-			return nil, fmt.Errorf("site %q is at version %d, not %d: %w", site.ID, old.Version, site.Version, ErrVersionConflict)
+			return fmt.Errorf("site %q is at version %d, not %d: %w", site.ID, old.Version, site.Version, ErrVersionConflict)
 		}
 		site.Version++
 		data, err := json.Marshal(&site)
 		if err != nil {
-			return nil, fmt.Errorf("marshal site %q: %w", site.ID, err)
+			return fmt.Errorf("marshal site %q: %w", site.ID, err)
 		}
 		t := newTx()
 		t.check("get", s.keys.Site(site.ID), "", raw)
@@ -138,18 +139,15 @@ func (s *Store) PutSite(ctx context.Context, in *Site, actor string) (*Site, err
 			before = &d
 		}
 		s.record(t, KindSite, site.ID, actor, op, site.Version, diff(before, &site, "version"))
-		_, err = s.run(ctx, t)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
+		if _, err := s.run(ctx, t); err != nil {
+			return fmt.Errorf("write site %q: %w", site.ID, err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("write site %q: %w", site.ID, err)
-		}
-		return &site, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &site, nil
 }
 
 // DeleteSite deletes a site (version: the stored version, or 0 for any). A site users
@@ -159,7 +157,7 @@ func (s *Store) DeleteSite(ctx context.Context, id string, version int64, actor 
 	if id == DefaultSiteID {
 		return &ValidationError{Problems: []Problem{{"id", "the default site cannot be deleted"}}}
 	}
-	for attempt := 0; ; attempt++ {
+	err := retryStale(ctx, func() error {
 		old, raw, err := s.readSite(ctx, id)
 		if err != nil {
 			return err
@@ -183,18 +181,12 @@ func (s *Store) DeleteSite(ctx context.Context, id string, version int64, actor 
 		t.op("del", s.keys.Site(id), "", "")
 		t.op("zrem", s.keys.Sites(), id, "")
 		s.record(t, KindSite, id, actor, OpDelete, 0, nil)
-		_, err = s.run(ctx, t)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
+		if _, err := s.run(ctx, t); err != nil {
 			return fmt.Errorf("delete site %q: %w", id, err)
 		}
 		return nil
-	}
+	})
+	return err
 }
 
 // ListSites returns a page of sites ordered by id, and the After of the next page (""

@@ -279,7 +279,7 @@ func (s *Store) SetPIN(ctx context.Context, uid string, pin Secret, actor string
 	if err != nil {
 		return fmt.Errorf("hash PIN: %w", err)
 	}
-	for attempt := 0; ; attempt++ {
+	err = retryStale(ctx, func() error {
 		cur, err := s.readUsers(ctx, []string{uid})
 		if err != nil {
 			return err
@@ -291,18 +291,12 @@ func (s *Store) SetPIN(ctx context.Context, uid string, pin Secret, actor string
 		t.check("get", s.keys.User(uid), "", cur[0].raw)
 		t.op("hset", s.keys.PINs(), uid, string(hash))
 		s.record(t, KindUser, uid, actor, OpPIN, cur[0].sheet.Version, nil)
-		_, err = s.run(ctx, t)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
+		if _, err := s.run(ctx, t); err != nil {
 			return fmt.Errorf("set PIN of user %q: %w", uid, err)
 		}
 		return nil
-	}
+	})
+	return err
 }
 
 // CheckPIN reports whether pin is the user's PIN (false when none is set). Callers limit

@@ -154,38 +154,34 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ifVersion int64, fn f
 // stores them all in one atomic write, or none: moving a number from one user to another
 // is one step. A concurrent write makes it read again and re-apply fn.
 func (s *Store) UpdateUsers(ctx context.Context, ids []string, fn func([]*Sheet) error, actor string) ([]*Sheet, error) {
-	for attempt := 0; ; attempt++ {
+	var out []*Sheet
+	err := retryStale(ctx, func() error {
 		cur, err := s.readUsers(ctx, ids)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ws := make([]userWrite, len(ids))
 		sheets := make([]*Sheet, len(ids))
 		for i, u := range cur {
 			if u.sheet == nil {
-				return nil, fmt.Errorf("user %q: %w", ids[i], ErrNotFound)
+				return fmt.Errorf("user %q: %w", ids[i], ErrNotFound)
 			}
 			sheets[i] = cloneSheet(u.sheet)
 		}
 		if err := fn(sheets); err != nil {
-			return nil, err
+			return err
 		}
 		for i, sh := range sheets {
 			if sh.ID != ids[i] {
-				return nil, &ValidationError{Problems: []Problem{{"id", "cannot be changed"}}}
+				return &ValidationError{Problems: []Problem{{"id", "cannot be changed"}}}
 			}
 			sh.Version = cur[i].sheet.Version
 			ws[i] = userWrite{id: ids[i], want: sh.Version, next: sh}
 		}
-		out, err := s.writeUsersOnce(ctx, ws, actor, cur)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		return out, err
-	}
+		out, err = s.writeUsersOnce(ctx, ws, actor, cur)
+		return err
+	})
+	return out, err
 }
 
 // DeleteUser deletes a user (version: the stored version, or 0 for any) with its numbers,
@@ -277,16 +273,12 @@ func (s *Store) writeUsers(ctx context.Context, ws []userWrite, actor string) ([
 		}
 		seen[w.id] = true
 	}
-	for attempt := 0; ; attempt++ {
-		out, err := s.writeUsersOnce(ctx, ws, actor, nil)
-		if errors.Is(err, errStale) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		return out, err
-	}
+	var out []*Sheet
+	err := retryStale(ctx, func() (err error) {
+		out, err = s.writeUsersOnce(ctx, ws, actor, nil)
+		return err
+	})
+	return out, err
 }
 
 // writeUsersOnce makes one attempt: errStale if what it read changed before its script
