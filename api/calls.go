@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/sophia-pbx/sophia/config"
@@ -12,33 +11,13 @@ import (
 // userCalls answers a user's call log, newest first (bounded by the store).
 func (s *Server) userCalls(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := checkUserID(caller(r), id); err != nil {
+	gone, err := s.checkHistory(r, id)
+	if err != nil {
 		return err
 	}
-	u, err := s.store.GetUser(r.Context(), id)
-	gone := errors.Is(err, config.ErrNotFound)
-	switch {
-	case err == nil:
-		if err := checkUser(caller(r), u); err != nil {
-			return err
-		}
-	case errors.Is(err, config.ErrNotFound):
-		// A deleted user's calls stay readable by whoever could read any user.
-		if !isAll(caller(r)) && caller(r).Scope.Kind != config.ScopeUser {
-			return errNotFound
-		}
-	default:
+	limit, err := limitParam(r, 50)
+	if err != nil {
 		return err
-	}
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return &apiError{status: http.StatusBadRequest, code: CodeBadRequest,
-				message: "limit must be a whole number from 1 to 500",
-				fields:  []FieldError{{"limit", "must be a whole number from 1 to 500"}}}
-		}
-		limit = n
 	}
 	calls, err := s.store.CallLog(r.Context(), id, limit)
 	if err != nil {
@@ -61,4 +40,26 @@ func (s *Server) publicMedia(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.SetPathValue("name", name)
 	return s.getMedia(w, r)
+}
+
+// checkHistory checks that the caller may read user id's history (calls, audit), and
+// says whether the user is gone: a deleted user's history stays readable by a token
+// that could have read any user (all scope, or a self token of that id).
+func (s *Server) checkHistory(r *http.Request, id string) (gone bool, err error) {
+	t := caller(r)
+	if err := checkUserID(t, id); err != nil {
+		return false, err
+	}
+	u, err := s.store.GetUser(r.Context(), id)
+	switch {
+	case err == nil:
+		return false, checkUser(t, u)
+	case errors.Is(err, config.ErrNotFound):
+		if !isAll(t) && t.Scope.Kind != config.ScopeUser {
+			return true, errNotFound
+		}
+		return true, nil
+	default:
+		return false, err
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -25,18 +26,23 @@ type Page[T any] struct {
 }
 
 func pageParams(r *http.Request) (after string, limit int, err error) {
-	q := r.URL.Query()
-	limit = defaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return "", 0, &apiError{status: http.StatusBadRequest, code: CodeBadRequest,
-				message: "limit must be a whole number from 1 to 500",
-				fields:  []FieldError{{"limit", "must be a whole number from 1 to 500"}}}
-		}
-		limit = n
+	limit, err = limitParam(r, defaultLimit)
+	return r.URL.Query().Get("after"), limit, err
+}
+
+// limitParam returns the ?limit= of r (def without one), from 1 to maxLimit.
+func limitParam(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
 	}
-	return q.Get("after"), limit, nil
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLimit {
+		reason := fmt.Sprintf("must be a whole number from 1 to %d", maxLimit)
+		return 0, &apiError{status: http.StatusBadRequest, code: CodeBadRequest,
+			message: "limit " + reason, fields: []FieldError{{"limit", reason}}}
+	}
+	return n, nil
 }
 
 // readBody reads a body of at most limit bytes. JSON routes pass the types they take:

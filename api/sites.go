@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/sophia-pbx/sophia/config"
 )
@@ -171,15 +170,9 @@ func (s *Server) siteAudit(w http.ResponseWriter, r *http.Request) error {
 
 // answerAudit answers the newest audit entries of kind/id, ?limit= of them at most.
 func (s *Server) answerAudit(w http.ResponseWriter, r *http.Request, kind, id string) error {
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return &apiError{status: http.StatusBadRequest, code: CodeBadRequest,
-				message: "limit must be a whole number from 1 to 500",
-				fields:  []FieldError{{"limit", "must be a whole number from 1 to 500"}}}
-		}
-		limit = n
+	limit, err := limitParam(r, 50)
+	if err != nil {
+		return err
 	}
 	entries, err := s.store.Audit(r.Context(), kind, id, limit)
 	if err != nil {

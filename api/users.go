@@ -316,21 +316,7 @@ func (s *Server) setPIN(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) userAudit(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if err := checkUserID(caller(r), id); err != nil {
-		return err
-	}
-	// A deleted user's audit stays readable by whoever could read the user.
-	u, err := s.store.GetUser(r.Context(), id)
-	switch {
-	case err == nil:
-		if err := checkUser(caller(r), u); err != nil {
-			return err
-		}
-	case errors.Is(err, config.ErrNotFound):
-		if !isAll(caller(r)) && caller(r).Scope.Kind != config.ScopeUser {
-			return errNotFound
-		}
-	default:
+	if _, err := s.checkHistory(r, id); err != nil {
 		return err
 	}
 	return s.answerAudit(w, r, "user", id)
