@@ -83,15 +83,26 @@ func (f *Fake) destroyBridge(q *req) {
 	q.noContent()
 }
 
-func (f *Fake) addChannel(q *req) {
+// bridgeRequest returns the bridge of /bridges/{id}/… and its ?channel= list, as
+// Asterisk checks them (400 without a channel, 404 for an unknown bridge); nil when it
+// answered the request with a failure.
+func (f *Fake) bridgeRequest(q *req) (*bridge, []string) {
 	ids := q.list("channel")
 	if len(ids) == 0 {
 		q.fail(400, "Missing parameter channel")
-		return
+		return nil, nil
 	}
 	b := f.bridges[q.pathParam("id")]
 	if b == nil {
 		q.fail(404, "Bridge not found")
+		return nil, nil
+	}
+	return b, ids
+}
+
+func (f *Fake) addChannel(q *req) {
+	b, ids := f.bridgeRequest(q)
+	if b == nil {
 		return
 	}
 	var chans []*channel
@@ -196,14 +207,8 @@ func (f *Fake) leaveBridge(c *channel) {
 }
 
 func (f *Fake) removeChannel(q *req) {
-	ids := q.list("channel")
-	if len(ids) == 0 {
-		q.fail(400, "Missing parameter channel")
-		return
-	}
-	b := f.bridges[q.pathParam("id")]
+	b, ids := f.bridgeRequest(q)
 	if b == nil {
-		q.fail(404, "Bridge not found")
 		return
 	}
 	var chans []*channel
