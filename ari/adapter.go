@@ -40,8 +40,12 @@ type Adapter struct {
 	seq    atomic.Uint64
 
 	devices chan []byte // endpoint events, to the device goroutine, in order
-	callCtx context.Context
-	wg      sync.WaitGroup // call goroutines
+
+	subMu      sync.Mutex
+	subscribed map[string]bool // endpoints subscribed at the last sync (PJSIP/alice)
+	newDevice  chan struct{}   // cap 1: a sheet names a device not subscribed: sync now
+	callCtx    context.Context
+	wg         sync.WaitGroup // call goroutines
 }
 
 // New returns an Adapter; it connects when Run runs.
@@ -55,11 +59,12 @@ func New(o Options) (*Adapter, error) {
 	base, ws := o.urls()
 	a := &Adapter{o: o, log: o.Logger, b: o.Board, wsURL: ws, m: newMetrics(o.Registerer),
 		rest:   &rest{base: base, user: o.User, pass: o.Password, hc: newHTTPClient(o.RequestTimeout)},
-		routes: map[string]*call{}, calls: map[*call]struct{}{},
+		routes: map[string]*call{}, calls: map[*call]struct{}{}, newDevice: make(chan struct{}, 1),
 	}
 	why := "not connected yet"
 	a.lastErr.Store(&why)
 	o.Board.AddPublisher(a)
+	o.Board.OnDevice(a.noticeDevice)
 	a.b.SetLink("asterisk", false)
 	return a, nil
 }
@@ -189,6 +194,10 @@ func (a *Adapter) session(ctx context.Context) error {
 		case <-resync.C:
 			if err := a.syncEndpoints(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("endpoint resync", "err", err)
+			}
+		case <-a.newDevice:
+			if err := a.syncEndpoints(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("endpoint sync for a new device", "err", err)
 			}
 		case <-ctx.Done():
 			return ctx.Err()

@@ -38,6 +38,7 @@ func (a *Adapter) syncEndpoints(ctx context.Context) error {
 		return err
 	}
 	var held []string
+	subscribed := map[string]bool{}
 	for _, e := range eps {
 		ep := e.Technology + "/" + e.Resource
 		uid, err := a.b.DeviceState(ctx, ep, endpointState(e.Technology, e.State))
@@ -46,11 +47,35 @@ func (a *Adapter) syncEndpoints(ctx context.Context) error {
 		}
 		if uid != "" {
 			held = append(held, "endpoint:"+ep)
+			subscribed[ep] = true
 		}
 	}
-	if len(held) == 0 {
-		return nil
+	if len(held) > 0 {
+		slices.Sort(held)
+		if err := a.rest.subscribe(ctx, a.o.App, held); err != nil {
+			return err
+		}
 	}
-	slices.Sort(held)
-	return a.rest.subscribe(ctx, a.o.App, held)
+	a.subMu.Lock()
+	a.subscribed = subscribed
+	a.subMu.Unlock()
+	return nil
+}
+
+// noticeDevice hears of the device of a user whose sheet changed (switchboard.Board.
+// OnDevice): one the last sync did not subscribe to is synced now, not at the next
+// periodic resync, so that its registrations are followed from the start. A device
+// Asterisk does not know yet is tried again at each change of its sheet and at each
+// resync.
+func (a *Adapter) noticeDevice(endpoint string) {
+	a.subMu.Lock()
+	known := a.subscribed[endpoint]
+	a.subMu.Unlock()
+	if known {
+		return
+	}
+	select {
+	case a.newDevice <- struct{}{}:
+	default: // a sync is already due: it reads every endpoint
+	}
 }

@@ -164,6 +164,35 @@ func TestEventOrders(t *testing.T) {
 	}
 }
 
+// A user given a device after the adapter connected has it followed at once (not at the
+// next periodic resync): its state is read, and its registrations arrive as events.
+func TestNewDeviceFollowedAtOnce(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: func(st *config.Store) { world(t, st, nil) }})
+	ctx := context.Background()
+	h.fake.AddEndpoint("PJSIP/dave", "phones", true)
+	s := config.DefaultSheet()
+	s.ID, s.Name, s.MainNumber = "dave", "Dave", "+33478000077"
+	s.Device = &config.Device{ID: "desk-dave", Endpoint: "PJSIP/dave"}
+	if _, err := h.store.PutUser(ctx, &s, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the application subscribed to dave's endpoint", func() bool {
+		return slices.Contains(h.fake.SubscribedEndpoints("sophia"), "PJSIP/dave")
+	})
+	state := func() config.DeviceState {
+		v, err := h.store.CallView(ctx, "dave")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Device
+	}
+	if got := state(); got != config.DeviceOnline {
+		t.Errorf("dave's device %v after the sync, want online", got)
+	}
+	h.fake.Unregister("PJSIP/dave")
+	waitFor(t, "dave's device offline (EndpointStateChange)", func() bool { return state() == config.DeviceOffline })
+}
+
 // Device states come from Asterisk: the endpoints of users' devices are read at connect
 // and followed; presence reaches Stasis:<user> (BLF).
 func TestDeviceStatesAndSupervision(t *testing.T) {

@@ -56,7 +56,8 @@ type Options struct {
 	// it held on Asterisk (tests, the load tool).
 	OnCallEnd func(callID string, res *switchboard.Result)
 	// EndpointResync is how often device states are read again from Asterisk (a device
-	// added to a sheet since the last sync gets subscribed); default 5 minutes.
+	// Asterisk did not know when its sheet last changed gets subscribed then); default
+	// 5 minutes. A sheet change naming a new device syncs at once.
 	EndpointResync time.Duration
 }
 

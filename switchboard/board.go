@@ -106,6 +106,9 @@ type Board struct {
 	leases  map[lease]struct{} // live leases, renewed by Run
 
 	watching atomic.Bool // the subscription to sheet changes is active
+
+	devMu      sync.Mutex
+	devWatches []func(endpoint string) // OnDevice callbacks
 }
 
 type lease struct{ uid, call string }
@@ -125,6 +128,15 @@ func (b *Board) AddPublisher(p Publisher) {
 	b.p.mu.Lock()
 	b.p.pubs = append(b.p.pubs, p)
 	b.p.mu.Unlock()
+}
+
+// OnDevice adds fn, called with the device endpoint of every user whose sheet changed
+// (from Run's goroutine, as the change arrives): an adapter that must subscribe to a
+// device's events learns of a new one at once. fn must not block. Call it before Run.
+func (b *Board) OnDevice(fn func(endpoint string)) {
+	b.devMu.Lock()
+	b.devWatches = append(b.devWatches, fn)
+	b.devMu.Unlock()
 }
 
 // SetLink records the state of the link to a PBX (pbx: "asterisk", "freeswitch").
@@ -257,6 +269,7 @@ func (b *Board) watchLoop(ctx context.Context) {
 				continue
 			}
 			b.follow(c.ID, v)
+			b.noticeDevice(v)
 		}
 		b.watching.Store(false)
 	}
@@ -269,6 +282,19 @@ func (b *Board) Ready(context.Context) error {
 		return errors.New("switchboard: not following sheet changes yet")
 	}
 	return nil
+}
+
+// noticeDevice tells the OnDevice callbacks of the device of a changed user.
+func (b *Board) noticeDevice(v *config.CallView) {
+	if v == nil || v.User == nil || v.User.Sheet == nil || v.User.Sheet.Device == nil || v.User.Sheet.Device.Endpoint == "" {
+		return
+	}
+	b.devMu.Lock()
+	fns := b.devWatches
+	b.devMu.Unlock()
+	for _, fn := range fns {
+		fn(v.User.Sheet.Device.Endpoint)
+	}
 }
 
 // follow updates uid's presence from a view of the user.

@@ -299,6 +299,14 @@ func remove(list []string, s string) []string {
 	return out
 }
 
+// SubscribedEndpoints returns the endpoints app is subscribed to (PJSIP/alice…), in
+// the order of their subscription.
+func (f *Fake) SubscribedEndpoints(appName string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{}, f.app(appName).endpoints...)
+}
+
 // SubscribeDevice subscribes app to a device state, as an earlier run's
 // subscription left in place would be (12 starts with Custom:nobody).
 func (f *Fake) SubscribeDevice(appName, device string) {
