@@ -254,3 +254,37 @@ func TestPasswordNeverLogged(t *testing.T) {
 		t.Errorf("Ready = %v, want the 401", err)
 	}
 }
+
+// A phone Redis believes online (an unregistration missed) but Asterisk has no contact
+// for: the leg's creation fails (500 "Allocation failed", trace 06) and the call takes
+// the not-connected path, as if the state had been known.
+func TestUnregisteredAtChannelCreation(t *testing.T) {
+	// The sheets are written before the adapter starts: no sheet change follows, so no
+	// sync reads alice's endpoint state into Redis behind the test's back.
+	h := newHarness(t, harnessOptions{setup: func(st *config.Store) {
+		world(t, st, func(u map[string]*config.Sheet) { u["alice"].Voicemail.Enabled = false })
+	}})
+	ctx := context.Background()
+	h.fake.Script("PJSIP/alice", fakeari.Offline())
+	if _, err := h.store.SetDeviceState(ctx, "PJSIP/alice", config.DeviceOnline); err != nil {
+		t.Fatal(err)
+	}
+	call, err := h.fake.Inbound(fakeari.InboundCall{CallerNumber: scenario.Outsider, Exten: scenario.AliceMain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := h.waitEnd(call.ID())
+	want := callflow.Outcome{Kind: callflow.OutcomeUnavailable, By: "alice", Reason: "not_connected"}
+	if res.Outcome != want {
+		t.Errorf("outcome %+v, want %+v", res.Outcome, want)
+	}
+	if len(res.Trace) == 0 || res.Trace[0].Action != "ring" {
+		t.Errorf("trace %+v: want a ring step first (Redis said online)", res.Trace)
+	}
+	if len(dialsOf(h.fake, call.ID())) != 0 {
+		t.Errorf("a leg was dialed: %v", dialsOf(h.fake, call.ID()))
+	}
+	if left := waitLeftovers(h.fake); len(left) > 0 {
+		t.Errorf("left on Asterisk: %v", left)
+	}
+}
