@@ -50,9 +50,15 @@ func TestUserRoundTrip(t *testing.T) {
 		}
 		fx.must(409, fx.admin, "PUT", "/v1/users/alice", got) // version 1 is stale now
 		got.Version = 0
+		got.Name = "Alice Martin"
 		r = fx.must(200, fx.admin, "PUT", "/v1/users/alice", got, "If-Match", `"2"`)
-		if s := sheetOf(t, r); s.Version != 3 || s.Name != "Alice M." {
+		if s := sheetOf(t, r); s.Version != 3 || s.Name != "Alice Martin" {
 			t.Errorf("after If-Match PUT: version %d name %q", s.Version, s.Name)
+		}
+		// The same sheet again changes nothing: same version (an import run twice).
+		r = fx.must(200, fx.admin, "PUT", "/v1/users/alice", got, "If-Match", `"3"`)
+		if s := sheetOf(t, r); s.Version != 3 || s.Name != "Alice Martin" {
+			t.Errorf("after an identical PUT: version %d name %q, want 3, unchanged", s.Version, s.Name)
 		}
 
 		// PATCH: a merge patch; null removes (back to the default), objects merge.
@@ -60,7 +66,7 @@ func TestUserRoundTrip(t *testing.T) {
 			`{"comment":"Accueil","forwards":{"busy":{"enabled":true,"target":"voicemail"}}}`,
 			"Content-Type", "application/merge-patch+json")
 		s := sheetOf(t, r)
-		if s.Comment != "Accueil" || !s.Forwards.Busy.Enabled || s.Forwards.Busy.Target != "voicemail" || s.Name != "Alice M." || s.Version != 4 {
+		if s.Comment != "Accueil" || !s.Forwards.Busy.Enabled || s.Forwards.Busy.Target != "voicemail" || s.Name != "Alice Martin" || s.Version != 4 {
 			t.Errorf("after PATCH: %+v", s)
 		}
 		r = fx.must(200, fx.admin, "PATCH", "/v1/users/alice", `{"comment":null}`)

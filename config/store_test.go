@@ -603,3 +603,39 @@ func TestWatch(t *testing.T) {
 	for range changes { // closed once ctx ends
 	}
 }
+
+// A sheet written as it is stored, even in another spelling that normalizes to it, is
+// not written again: same version, no audit entry, no revision, nothing published.
+func TestPutUnchanged(t *testing.T) {
+	e := newEnv(t)
+	first := e.put(t, `{"id": "alice", "name": "Alice", "main_number": "+33478000001"}`)
+	rev, err := e.st.Rev(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := sheet(t, `{"id": "alice", "name": "Alice", "main_number": "04 78 00 00 01"}`)
+	again.Version = first.Version
+	got, err := e.st.PutUser(ctx, again, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != first.Version || got.MainNumber != "+33478000001" {
+		t.Errorf("identical PUT stored version %d number %s, want version %d unchanged", got.Version, got.MainNumber, first.Version)
+	}
+	if r, _ := e.st.Rev(ctx); r != rev {
+		t.Errorf("revision %d after an identical PUT, want %d", r, rev)
+	}
+	if a, _ := e.st.Audit(ctx, config.KindUser, "alice", 10); len(a) != 1 {
+		t.Errorf("%d audit entries, want 1 (the creation)", len(a))
+	}
+	// A stale version is still refused, even for the same content.
+	again.Version = first.Version + 5
+	if _, err := e.st.PutUser(ctx, again, "test"); !errors.Is(err, config.ErrVersionConflict) {
+		t.Errorf("identical PUT with a stale version: %v, want ErrVersionConflict", err)
+	}
+	// A change is written as before.
+	again.Version, again.Name = first.Version, "Alice M."
+	if got, err := e.st.PutUser(ctx, again, "test"); err != nil || got.Version != first.Version+1 {
+		t.Errorf("changed PUT: %v, version %v", err, got)
+	}
+}

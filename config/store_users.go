@@ -543,7 +543,22 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 		return nil, err
 	}
 
-	// 5. One script: every fact unchanged, then every write. Releases first, so that a number moving within this write ends with its new owner.
+	// A sheet written as it is stored (once normalized) is not written again: no new
+	// version, no audit entry, no change published (an import run twice changes nothing).
+	changes := make([][]FieldChange, len(ws))
+	writes := 0
+	for i, w := range ws {
+		if old := olds[i].sheet; old != nil && w.next != nil {
+			changes[i] = diff(old, w.next, "version", "voicemail.pin_set")
+			if len(changes[i]) == 0 {
+				continue
+			}
+		}
+		writes++
+	}
+
+	// 5. One script: every fact unchanged, then every write. Releases first, so that a
+	// number moving within this write ends with its new owner.
 	for i, w := range ws {
 		old := olds[i].sheet
 		if old == nil {
@@ -600,6 +615,10 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 			s.record(t, KindUser, w.id, actor, OpDelete, 0, nil)
 			continue
 		}
+		if old != nil && len(changes[i]) == 0 {
+			out = append(out, old)
+			continue
+		}
 		next := w.next
 		op, before := OpUpdate, old
 		if old == nil {
@@ -630,11 +649,17 @@ func (s *Store) writeUsersOnce(ctx context.Context, ws []userWrite, actor string
 		for _, u := range next.Refs().Users {
 			t.op("sadd", k.UserRefs(u), w.id, "")
 		}
-		s.record(t, KindUser, w.id, actor, op, next.Version, diff(before, next, "version", "voicemail.pin_set"))
+		if old == nil {
+			changes[i] = diff(before, next, "version", "voicemail.pin_set")
+		}
+		s.record(t, KindUser, w.id, actor, op, next.Version, changes[i])
 		if old != nil {
 			next.Voicemail.PINSet = old.Voicemail.PINSet
 		}
 		out = append(out, next)
+	}
+	if writes == 0 {
+		return out, nil
 	}
 	if _, err := s.run(ctx, t); err != nil {
 		return nil, err
