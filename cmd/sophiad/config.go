@@ -23,14 +23,10 @@ import (
 func (c *Config) ariOptions(board *switchboard.Board, apiAddr string) ari.Options {
 	media := c.ARIMedia
 	if media == "" {
-		host, port, _ := net.SplitHostPort(apiAddr)
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "127.0.0.1"
-		}
-		media = "http://" + net.JoinHostPort(host, port) + "/media"
+		media = defaultMedia(apiAddr)
 	}
 	return ari.Options{URL: c.ARIURL, User: c.ARIUser, Password: c.ARIPassword, App: c.ARIApp,
-		Trunk: c.ARITrunk, Media: media, Board: board}
+		Trunk: c.ARITrunk, Media: media, ConfirmPrompt: c.ARIConfirmPrompt, Board: board}
 }
 
 // eslOptions returns the FreeSWITCH adapter's options from the configuration (board and
@@ -42,7 +38,7 @@ func (c *Config) eslOptions(board *switchboard.Board, store *config.Store, apiAd
 		media = defaultMedia(apiAddr)
 	}
 	return esl.Options{Listen: c.ESLListen, Addr: c.ESLAddr, Password: c.ESLPassword, Gateway: c.ESLGateway,
-		Media: media, Board: board, Store: store}
+		Media: media, ConfirmPrompt: c.ESLConfirmPrompt, Board: board, Store: store}
 }
 
 // defaultMedia is sophiad's public media route as a PBX on the same host reaches it.
@@ -72,9 +68,11 @@ type Config struct {
 	// Asterisk (ARI): ARIURL "" means no Asterisk.
 	ARIURL, ARIUser, ARIApp, ARITrunk, ARIMedia string
 	ARIPassword                                 config.Secret
+	ARIConfirmPrompt                            string // "" = the adapter's default
 	// FreeSWITCH (Event Socket): ESLListen "" and ESLAddr "" mean no FreeSWITCH.
 	ESLListen, ESLAddr, ESLGateway, ESLMedia string
 	ESLPassword                              config.Secret
+	ESLConfirmPrompt                         string // "" = the adapter's default
 	// UnknownNumber is what happens to a call to a number no user owns: continue (back
 	// to the PBX's dialplan) or reject. Region reads national numbers the PBX passes.
 	UnknownNumber string
@@ -110,11 +108,13 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("ari_app", c.ARIApp),
 		slog.String("ari_trunk", c.ARITrunk),
 		slog.String("ari_media", c.ARIMedia),
+		slog.String("ari_confirm_prompt", c.ARIConfirmPrompt),
 		slog.String("esl_listen", c.ESLListen),
 		slog.String("esl_addr", c.ESLAddr),
 		slog.Bool("esl_password_set", c.ESLPassword != ""),
 		slog.String("esl_gateway", c.ESLGateway),
 		slog.String("esl_media", c.ESLMedia),
+		slog.String("esl_confirm_prompt", c.ESLConfirmPrompt),
 		slog.String("unknown_number", c.UnknownNumber),
 		slog.String("region", c.Region),
 	)
@@ -169,12 +169,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*Con
 	fs.StringVar(&c.ARIApp, "ari-app", "sophia", "the Stasis application: Stasis(<app>,inbound) and Stasis(<app>,outbound) in extensions.conf")
 	fs.StringVar(&c.ARITrunk, "ari-trunk", "", "dial string for outside numbers, {number} standing for the number, e.g. PJSIP/{number}@trunk")
 	fs.StringVar(&c.ARIMedia, "ari-media", "", "where Asterisk fetches the media library: an http(s) URL of sophiad's /media (default: http://<api-addr>/media) or a shared directory")
+	fs.StringVar(&c.ARIConfirmPrompt, "ari-confirm-prompt", "", "what whoever answers a \"press 1 to accept\" leg hears, as an Asterisk media URI (default sound:beep), e.g. sound:custom/press-1-to-accept")
 	var eslPassword string
 	fs.StringVar(&c.ESLListen, "esl-listen", "", "where FreeSWITCH's socket application connects, e.g. 127.0.0.1:8084; unset = no FreeSWITCH calls")
 	fs.StringVar(&c.ESLAddr, "esl-addr", "", "FreeSWITCH's Event Socket (registrations, presence), e.g. 127.0.0.1:8021; unset = none")
 	fs.StringVar(&eslPassword, "esl-password", "", "Event Socket password (event_socket.conf.xml; prefer SOPHIA_ESL_PASSWORD: a flag shows in ps)")
 	fs.StringVar(&c.ESLGateway, "esl-gateway", "", "dial string for outside numbers, {number} standing for the number, e.g. sofia/gateway/trunk/{number}")
 	fs.StringVar(&c.ESLMedia, "esl-media", "", "where FreeSWITCH fetches the media library: an http(s) URL of sophiad's /media (default: http://<api-addr>/media, through mod_http_cache) or a shared directory")
+	fs.StringVar(&c.ESLConfirmPrompt, "esl-confirm-prompt", "", "what whoever answers a \"press 1 to accept\" leg hears, as a FreeSWITCH file (default "+esl.DefaultConfirmPrompt+")")
 	fs.StringVar(&c.UnknownNumber, "unknown-number", "continue", "a call to a number no user owns: continue (back to the dialplan) or reject")
 	fs.StringVar(&c.Region, "region", "FR", "region to read national numbers the PBX passes (0478000001 → +33478000001)")
 	fs.Usage = func() {

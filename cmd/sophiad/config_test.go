@@ -46,6 +46,17 @@ func TestFlagEnvPrecedence(t *testing.T) {
 				}
 				return ""
 			}},
+		{"confirm prompts reach the adapters", []string{"--ari-confirm-prompt", "sound:custom/press-1"},
+			[]string{"SOPHIA_ESL_CONFIRM_PROMPT", "/usr/share/sophia/press-1.wav"}, func(c *Config) string {
+				a, e := c.ariOptions(nil, "127.0.0.1:8080"), c.eslOptions(nil, nil, "127.0.0.1:8080")
+				if a.ConfirmPrompt != "sound:custom/press-1" || e.ConfirmPrompt != "/usr/share/sophia/press-1.wav" {
+					return "confirm prompts " + a.ConfirmPrompt + ", " + e.ConfirmPrompt
+				}
+				if a.Media != "http://127.0.0.1:8080/media" {
+					return "ari media " + a.Media
+				}
+				return ""
+			}},
 		{"empty env is unset", nil, []string{"SOPHIA_API_ADDR", ""}, func(c *Config) string {
 			if c.APIAddr != "127.0.0.1:8080" {
 				return "empty env overrode the default"
