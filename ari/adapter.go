@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +36,6 @@ type Adapter struct {
 	mu     sync.Mutex
 	routes map[string]*call // channel id → the call that owns it
 	calls  map[*call]struct{}
-	seq    atomic.Uint64
 
 	devices chan []byte // endpoint events, to the device goroutine, in order
 
@@ -392,11 +390,6 @@ func (a *Adapter) resync(ctx context.Context) error {
 		g.c.events.put(inbox{ev: &cyari.StasisEnd{Channel: cyari.ChannelData{ID: g.id}}})
 	}
 	return a.syncEndpoints(ctx)
-}
-
-// newID returns a channel, bridge or playback id unique to this daemon and run.
-func (a *Adapter) newID(kind string) string {
-	return "sophia-" + kind + "-" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36) + "-" + strconv.FormatUint(a.seq.Add(1), 36)
 }
 
 // Publish sets the ARI-controlled device state Stasis:<user> (BLF keys watch it through

@@ -57,9 +57,3 @@ func (q *queue[T]) next() (v T, ok, closed bool) {
 
 // ready is signalled when next may have something.
 func (q *queue[T]) ready() <-chan struct{} { return q.wake }
-
-func (q *queue[T]) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.items) - q.head
-}

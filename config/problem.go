@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // Problem is one reason a sheet, a site or a file is refused. Path names the field with the
@@ -59,11 +58,6 @@ func (ps problems) err() error {
 		return nil
 	}
 	return &ValidationError{Problems: ps}
-}
-
-// join builds a JSON path: join("forwards", "busy", "target").
-func join(parts ...string) string {
-	return strings.Join(parts, ".")
 }
 
 // idx names element i of the list at path: idx("associated_numbers", 1).

@@ -148,12 +148,6 @@ func (s *scheduler) alive(t *timer) bool {
 	return !t.dead
 }
 
-func (s *scheduler) pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.q)
-}
-
 func (s *scheduler) loop() {
 	defer close(s.done)
 	idle := time.NewTimer(time.Hour)

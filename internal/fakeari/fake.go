@@ -96,7 +96,6 @@ type Fake struct {
 	counter   int
 	localSeq  int
 	pjsipSeq  int
-	uuidSeq   uint64
 	channels  map[string]*channel
 	chanOrder []*channel
 	bridges   map[string]*bridge

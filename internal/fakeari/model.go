@@ -175,15 +175,6 @@ func (b *bridge) snapshot() obj {
 		{"video_mode", "talker"}}
 }
 
-func (b *bridge) has(id string) bool {
-	for _, c := range b.channels {
-		if c == id {
-			return true
-		}
-	}
-	return false
-}
-
 type playback struct {
 	id       string
 	media    []string

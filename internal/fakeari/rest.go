@@ -48,11 +48,6 @@ func (q *req) str(k string) string {
 	return q.query.Get(k)
 }
 
-func (q *req) has(k string) bool {
-	_, ok := q.body[k]
-	return ok || q.query.Has(k)
-}
-
 // int returns an integer parameter: atoi of the query (garbage → 0), or a
 // JSON integer of the body (anything else → 0, as ast_json_integer_get).
 func (q *req) int(k string) int {
@@ -69,14 +64,6 @@ func (q *req) int(k string) int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(q.query.Get(k)))
 	return n
-}
-
-func (q *req) bool(k string) bool {
-	if raw, ok := q.body[k]; ok {
-		return string(raw) == "true"
-	}
-	v := strings.ToLower(q.query.Get(k))
-	return v == "true" || v == "yes" || v == "1"
 }
 
 // list returns a multi-valued parameter: a JSON array or single string of

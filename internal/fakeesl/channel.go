@@ -58,11 +58,11 @@ type Channel struct {
 	hungup    bool
 	vars      *varList
 
-	cidName, cidNum, dest, context, source, ani string
-	calleeName, calleeNum                       string
-	hitDialplan                                 bool
-	created, answeredAt, progressAt, mediaAt    time.Time
-	hangupAt, bridgedAt                         time.Time
+	cidName, cidNum, dest, context, source   string
+	calleeName, calleeNum                    string
+	hitDialplan                              bool
+	created, answeredAt, progressAt, mediaAt time.Time
+	hangupAt, bridgedAt                      time.Time
 
 	other     *Channel // bridged to
 	otherType string   // originator | originatee, as seen from this channel

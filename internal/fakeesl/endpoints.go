@@ -265,9 +265,7 @@ func (s *Server) regEvent(sub string, r *registration, kind string) *Event {
 		e.add("expires", "0")
 	}
 	if kind == "register" || kind == "unregister" {
-		for _, h := range s.userVars(r.User, r.Domain) {
-			e.Headers = append(e.Headers, h)
-		}
+		e.Headers = append(e.Headers, s.userVars(r.User, r.Domain)...)
 	}
 	return e
 }
