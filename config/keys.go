@@ -9,6 +9,9 @@ package config
 // ({<user id>}), so it spreads over the Cluster's slots.
 //
 //	{P}:rev                   STRING  counter, bumped by every config write
+//	{P}:epoch                 STRING  a random name of this data set, set by the first write
+//	                                  into an empty one: daemons' caches of sheets are valid
+//	                                  for one epoch (a wiped Redis starts another)
 //	{P}:site:<id>             STRING  Site JSON (with version)
 //	{P}:sites                 ZSET    site ids (score 0: lexicographic paging)
 //	{P}:user:<id>             STRING  Sheet JSON (with version)
@@ -33,12 +36,15 @@ package config
 //	P:rt:{<uid>}:device       HASH    state (online|offline), endpoint, at (unix ms)
 //	P:rt:{<uid>}:calls        ZSET    call id → lease expiry (unix ms); expired ones never count
 //	P:rt:{<uid>}:calllog      LIST    newest first, JSON call records, trimmed to a bound
+//	P:rt:{<uid>}:presence     HASH    daemon id → "<ringing> <in call> <expiry, unix ms>":
+//	                                  what each daemon's calls make of the user (BLF)
+//	P:presence                pub/sub "<uid> <daemon id>" when a daemon's share changed
 //
 // A sheet or site JSON marshals "version" right after "id" (and "site"): the call path's
 // script reads it there. A hand edit with redis-cli must keep the JSON valid and bump
 // "version" (then the indexes are not updated: change numbers and devices through the
 // API). Every key of {P} is on one Cluster slot, so the store's scripts and
-// transactions run there; P:changes is a channel, not a key.
+// transactions run there; P:changes and P:presence are channels, not keys.
 //
 // Keys builds every name; nothing else formats a key.
 type Keys struct {
@@ -59,6 +65,7 @@ func NewKeys(prefix string) Keys {
 
 func (k Keys) Prefix() string                { return k.p }
 func (k Keys) Rev() string                   { return k.cfg + "rev" }
+func (k Keys) Epoch() string                 { return k.cfg + "epoch" }
 func (k Keys) Site(id string) string         { return k.cfg + "site:" + id }
 func (k Keys) Sites() string                 { return k.cfg + "sites" }
 func (k Keys) User(id string) string         { return k.cfg + "user:" + id }
@@ -78,3 +85,5 @@ func (k Keys) Changes() string               { return k.p + ":changes" }
 func (k Keys) Device(uid string) string      { return k.p + ":rt:{" + uid + "}:device" }
 func (k Keys) Calls(uid string) string       { return k.p + ":rt:{" + uid + "}:calls" }
 func (k Keys) CallLog(uid string) string     { return k.p + ":rt:{" + uid + "}:calllog" }
+func (k Keys) Presence(uid string) string    { return k.p + ":rt:{" + uid + "}:presence" }
+func (k Keys) PresenceNotes() string         { return k.p + ":presence" }

@@ -142,14 +142,6 @@ func New(o Options) (*Store, error) {
 	}
 	s.views.init()
 	s.viewIndexes = [...]string{byUser: s.keys.Numbers(), byNumber: s.keys.Numbers(), byDevice: s.keys.Devices()}
-	// A dial means a new connection, perhaps to a restarted or failed-over server whose
-	// data is not what the call-view cache was checked against: empty it.
-	switch c := o.Client.(type) {
-	case *redis.Client:
-		c.AddHook(flushOnDial{&s.views})
-	case *redis.ClusterClient:
-		c.OnNewNode(func(n *redis.Client) { n.AddHook(flushOnDial{&s.views}) })
-	}
 	return s, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,18 +18,19 @@ import (
 // The versions are read from the stored JSON's prefix (Sheet and Site marshal "version"
 // right after "id" and "site", whose values never hold a quote): no decoding in Lua. A
 // cached copy is named "<version>:<JSON length>", so that a sheet rewritten at a version
-// number it had before (data restored from an older backup) is seen as changed; the
-// cache is also emptied whenever the client dials Redis anew (restart, failover).
+// number it had before (data restored from an older backup) is seen as changed. The
+// answer carries the data set's epoch ({P}:epoch): a cache filled in another epoch (a
+// wiped Redis whose sheets were written again, their versions starting over) is emptied.
 //
 // KEYS: the index ({P}:numbers or {P}:devices), {P}:user:<guessed uid>,
-// {P}:site:<guessed site>
+// {P}:site:<guessed site>, {P}:epoch
 // ARGV: the index's field (a number, a device endpoint; "" for a call by user id),
 // guessed uid, cached user "version:length", guessed site id, cached site
 // "version:length" ("-" when not cached).
 // Answers: {0} no such user (or number, or device); {1, uid} the field belongs to uid,
 // not to the guess; {2, site} the user's site is not the guessed one; {3, user JSON or ""
 // when the cached version is current, site JSON or "" likewise, 1 if the site exists
-// else 0}.
+// else 0, the epoch or ""}.
 var viewScript = redis.NewScript(`
 local uid = ARGV[2]
 if ARGV[1] ~= '' then
@@ -49,7 +49,7 @@ if not uver or uver .. ':' .. #u ~= ARGV[3] then ujson = u end
 if s and (not sver or sver .. ':' .. #s ~= ARGV[5]) then sjson = s end
 local present = 0
 if s then present = 1 end
-return {3, ujson, sjson, present}
+return {3, ujson, sjson, present, redis.call('GET', KEYS[4]) or ''}
 `)
 
 // viewIndex is how a call view is found: by user id, or through one of the {P} indexes.
@@ -81,6 +81,7 @@ type viewCache struct {
 	// (most installs have one site, seldom "default"), which saves a cold read the
 	// round trip a wrong site guess costs.
 	lastSite string
+	epoch    string // the data set's epoch the entries were read in
 }
 
 func (v *viewCache) init() {
@@ -90,29 +91,24 @@ func (v *viewCache) init() {
 	v.lastSite = DefaultSiteID
 }
 
-// flush empties the cache (the client dialed Redis anew: its data may have changed
-// behind the versions the cache holds).
-func (v *viewCache) flush() {
+// inEpoch reports whether the cache was filled in epoch; if not, it empties it, and
+// it is filled in epoch from now on (Redis's data set is not the one the versions the
+// cache holds were checked against).
+func (v *viewCache) inEpoch(epoch string) bool {
+	v.mu.RLock()
+	same := v.epoch == epoch
+	v.mu.RUnlock()
+	if same {
+		return true
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.init()
-}
-
-// flushOnDial is a go-redis hook emptying the cache when a connection is dialed.
-type flushOnDial struct{ v *viewCache }
-
-func (h flushOnDial) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := next(ctx, network, addr)
-		if err == nil {
-			h.v.flush()
-		}
-		return conn, err
+	if v.epoch == epoch {
+		return true // emptied meanwhile by another read
 	}
-}
-func (flushOnDial) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (flushOnDial) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	v.init()
+	v.epoch = epoch
+	return false
 }
 
 // lookup returns the user key belongs to, as last seen, and its cached entry.
@@ -375,7 +371,7 @@ func (s *Store) queueView(ctx context.Context, pipe redis.Pipeliner, r *viewRead
 	if r.by == byUser {
 		field = "" // the script skips the index
 	}
-	keys := []string{s.viewIndexes[r.by], userKey, siteKey}
+	keys := []string{s.viewIndexes[r.by], userKey, siteKey, s.keys.Epoch()}
 	if s.noEvalRO.Load() {
 		r.ev = viewScript.EvalSha(ctx, pipe, keys, field, r.guess, uver, siteID, sver)
 	} else {
@@ -446,13 +442,18 @@ func (s *Store) settleView(r *viewRead) {
 		r.fail(fmt.Errorf("read call view of %s: unexpected answer %v", r.String(), res))
 		return
 	}
-	if len(res) != 4 {
+	if len(res) != 5 {
 		r.fail(fmt.Errorf("read call view of %s: unexpected answer %v", r.String(), res))
 		return
 	}
 	ujson, _ := res[1].(string)
 	sjson, _ := res[2].(string)
 	present, _ := res[3].(int64)
+	if epoch, _ := res[4].(string); !s.views.inEpoch(epoch) && r.e != nil {
+		// The versions were compared with a copy from another data set: read afresh.
+		r.e, r.siteGuess = nil, ""
+		return
+	}
 	next, retrySite, err := s.refresh(r.e, r.guess, r.siteID, ujson, sjson, present == 1)
 	if err != nil {
 		r.fail(fmt.Errorf("call view of %s: %w", r.String(), err))

@@ -351,3 +351,29 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("after restart: %+v, %v", v, err)
 	}
 }
+
+// TestWipedRedisNewEpoch: a Redis wiped, and a sheet written again at the version and
+// JSON length the daemon cached, with other content: the call sees the new sheet (the
+// data set's epoch changed), though the daemon's client never saw an error.
+func TestWipedRedisNewEpoch(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	e := newEnvOn(t, rdb, "sophia")
+	e.put(t, `{"id": "alice", "name": "Anna", "main_number": "+33478000001"}`)
+	if v, err := e.st.CallViewByNumber(ctx, "+33478000001"); err != nil || v.User.Sheet.Name != "Anna" {
+		t.Fatalf("before: %+v, %v", v, err)
+	}
+	if err := rdb.FlushAll(ctx).Err(); err != nil { // this test's own server
+		t.Fatal(err)
+	}
+	e.put(t, `{"id": "alice", "name": "Anne", "main_number": "+33478000001"}`)
+	v, err := e.st.CallViewByNumber(ctx, "+33478000001")
+	if err != nil || v.User.Sheet.Name != "Anne" || v.User.Sheet.Version != 1 {
+		t.Fatalf("after the wipe: %+v, %v; want Anne at version 1", v, err)
+	}
+	// And the next read is served from the cache again.
+	if _, err := e.st.CallViewByNumber(ctx, "+33478000001"); err != nil {
+		t.Fatal(err)
+	}
+}

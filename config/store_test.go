@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sophia-pbx/sophia/config"
 )
@@ -637,5 +638,59 @@ func TestPutUnchanged(t *testing.T) {
 	again.Version, again.Name = first.Version, "Alice M."
 	if got, err := e.st.PutUser(ctx, again, "test"); err != nil || got.Version != first.Version+1 {
 		t.Errorf("changed PUT: %v, version %v", err, got)
+	}
+}
+
+// TestSharedPresence: each daemon's share of a user's presence, summed for the others,
+// an expired share (a daemon that died) left out, a zero share removed; notes say who
+// changed what.
+func TestSharedPresence(t *testing.T) {
+	e := newEnv(t)
+	wctx, cancel := contextWithCancel(t)
+	defer cancel()
+	notes, err := e.st.WatchPresence(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	share := func(daemon string, p config.CallPresence, ttl time.Duration) {
+		t.Helper()
+		if err := e.st.SharePresence(ctx, "alice", daemon, p, ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	share("d1", config.CallPresence{Ringing: 1}, time.Minute)
+	share("d2", config.CallPresence{InCall: 1}, 10*time.Second)
+	share("d3", config.CallPresence{Ringing: 2, InCall: 1}, time.Minute)
+	for _, want := range []string{"d1", "d2", "d3"} {
+		select {
+		case n := <-notes:
+			if n != (config.PresenceNote{User: "alice", Daemon: want}) {
+				t.Errorf("note %+v, want alice by %s", n, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no note from %s", want)
+		}
+	}
+	sum := func(except string) config.CallPresence {
+		t.Helper()
+		p, err := e.st.SharedPresence(ctx, "alice", except)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if got, want := sum("d3"), (config.CallPresence{Ringing: 1, InCall: 1}); got != want {
+		t.Errorf("shared without d3 = %+v, want %+v", got, want)
+	}
+	e.clock.Advance(11 * time.Second) // d2 died: its share expired
+	if got, want := sum("d3"), (config.CallPresence{Ringing: 1}); got != want {
+		t.Errorf("after d2 expired = %+v, want %+v", got, want)
+	}
+	share("d1", config.CallPresence{}, time.Minute) // d1's calls ended
+	if got, want := sum(""), (config.CallPresence{Ringing: 2, InCall: 1}); got != want {
+		t.Errorf("after d1 cleared = %+v, want %+v", got, want)
+	}
+	if err := e.st.SharePresence(ctx, "alice", "d1", config.CallPresence{Ringing: 1}, 0); err == nil {
+		t.Error("a zero ttl was accepted")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -43,6 +44,7 @@ for o = 1, nops do
   local op, key, a, b = ARGV[i], KEYS[tonumber(ARGV[i+1])], ARGV[i+2], ARGV[i+3]
   i = i + 4
   if op == 'set' then redis.call('SET', key, a)
+  elseif op == 'setnx' then redis.call('SET', key, a, 'NX')
   elseif op == 'del' then redis.call('DEL', key)
   elseif op == 'hset' then redis.call('HSET', key, a, b)
   elseif op == 'hdel' then redis.call('HDEL', key, a)
@@ -119,6 +121,8 @@ func (s *Store) record(t *tx, kind, id, actor, op string, version int64, changes
 // revision, or errStale when a check failed.
 func (s *Store) run(ctx context.Context, t *tx) (int64, error) {
 	t.op("incr", s.keys.Rev(), "", "")
+	// A data set written into for the first time (a new or wiped Redis) gets a new name.
+	t.op("setnx", s.keys.Epoch(), fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64()), "")
 	for _, c := range t.changes {
 		msg, err := json.Marshal(c)
 		if err != nil {

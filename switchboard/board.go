@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +70,9 @@ type Options struct {
 	// deadlines (nil: seconds): both go to callflow.Options.
 	Now     func() time.Time
 	Seconds func(s int) time.Duration
+	// DaemonID names this daemon among those sharing the Redis (its share of users'
+	// presence); "" draws one at random. Two daemons must not share an id.
+	DaemonID string
 }
 
 func (o *Options) validate() error {
@@ -89,6 +94,13 @@ func (o *Options) validate() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.DaemonID == "" {
+		host, _ := os.Hostname()
+		o.DaemonID = fmt.Sprintf("%s-%d-%08x", host, os.Getpid(), rand.Uint32())
+	}
+	if strings.ContainsAny(o.DaemonID, " \t\n") {
+		return fmt.Errorf("switchboard: daemon id %q: no spaces", o.DaemonID)
+	}
 	return nil
 }
 
@@ -106,6 +118,7 @@ type Board struct {
 	leases  map[lease]struct{} // live leases, renewed by Run
 
 	watching atomic.Bool // the subscription to sheet changes is active
+	sharing  atomic.Bool // the subscription to the other daemons' presence is active
 
 	devMu      sync.Mutex
 	devWatches []func(endpoint string) // OnDevice callbacks
@@ -179,6 +192,8 @@ func (b *Board) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Go(func() { b.publishLoop(ctx) })
 	wg.Go(func() { b.watchLoop(ctx) })
+	wg.Go(func() { b.shareLoop(ctx) })
+	wg.Go(func() { b.presenceLoop(ctx) })
 	t := time.NewTicker(b.o.Lease / 3)
 	defer t.Stop()
 	for {
@@ -187,7 +202,86 @@ func (b *Board) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			b.renew(ctx)
+			b.renewPresence(ctx)
 		}
+	}
+}
+
+// shareLoop writes this daemon's call counts of the users whose counts changed to Redis
+// (config.Store.SharePresence), so that every daemon shows the same presence: a user in
+// a call another daemon handles is in call on this daemon's BLF keys too. A burst of
+// changes of one user shares its last counts once.
+func (b *Board) shareLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.p.shareWake:
+		}
+		users, counts := b.p.takeShares()
+		for i, uid := range users {
+			b.share(ctx, uid, counts[i])
+		}
+	}
+}
+
+func (b *Board) share(ctx context.Context, uid string, c config.CallPresence) {
+	if err := b.st.SharePresence(ctx, uid, b.o.DaemonID, c, b.o.Lease); err != nil && ctx.Err() == nil {
+		b.m.errors.WithLabelValues("presence_share").Inc()
+		b.log.Warn("share presence", "user", uid, "err", err)
+	}
+}
+
+// presenceLoop follows the other daemons' shares (P:presence) into the users' presence.
+// It resubscribes with capped backoff when Redis is away.
+func (b *Board) presenceLoop(ctx context.Context) {
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		notes, err := b.st.WatchPresence(ctx)
+		if err != nil {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, 5*time.Second)
+			continue
+		}
+		delay = 100 * time.Millisecond
+		b.sharing.Store(true)
+		for n := range notes {
+			if n.Daemon != b.o.DaemonID {
+				b.readShared(ctx, n.User)
+			}
+		}
+		b.sharing.Store(false)
+	}
+}
+
+// readShared reads what the other daemons' calls make of uid.
+func (b *Board) readShared(ctx context.Context, uid string) {
+	c, err := b.st.SharedPresence(ctx, uid, b.o.DaemonID)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.m.errors.WithLabelValues("presence_read").Inc()
+			b.log.Warn("read shared presence", "user", uid, "err", err)
+		}
+		return
+	}
+	b.p.update(uid, func(u *userState) { u.remote = c })
+}
+
+// renewPresence renews this daemon's shares while its calls last, and reads again the
+// users other daemons' calls count: a share that expired (its daemon died) stops counting.
+func (b *Board) renewPresence(ctx context.Context) {
+	local, counts, remote := b.p.counted()
+	for i, uid := range local {
+		b.share(ctx, uid, counts[i])
+	}
+	for _, uid := range remote {
+		b.readShared(ctx, uid)
 	}
 }
 
@@ -275,11 +369,15 @@ func (b *Board) watchLoop(ctx context.Context) {
 	}
 }
 
-// Ready reports whether the board follows sheet changes (Run's subscription is active):
-// until then a do-not-disturb change would not reach the BLF keys.
+// Ready reports whether the board follows sheet changes and the other daemons' presence
+// (Run's subscriptions are active): until then a do-not-disturb change, or a call another
+// daemon handles, would not reach the BLF keys.
 func (b *Board) Ready(context.Context) error {
 	if !b.watching.Load() {
 		return errors.New("switchboard: not following sheet changes yet")
+	}
+	if !b.sharing.Load() {
+		return errors.New("switchboard: not following the other daemons' presence yet")
 	}
 	return nil
 }

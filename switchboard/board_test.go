@@ -28,14 +28,17 @@ type simDriver struct {
 	// the users of the world.
 	board *switchboard.Board
 	seen  []string
-	// onRing, when set, runs at the first ring.
-	onRing func()
+	// onRing, when set, runs at the first ring; onTalk during the conversation.
+	onRing, onTalk func()
 }
 
 func (d *simDriver) Continue(context.Context) error { d.continued = true; return nil }
 func (d *simDriver) Talk(context.Context) error {
 	d.talked = true
 	d.look("talk")
+	if d.onTalk != nil {
+		d.onTalk()
+	}
 	return nil
 }
 
@@ -178,7 +181,7 @@ func (e *env) handleWith(t *testing.T, row *scenario.Row, id string, onRing func
 	if row.Call.Direction == scenario.Outbound {
 		c.Direction, c.To, c.Endpoint, c.From = switchboard.Outbound, row.Call.Dialed, "PJSIP/"+row.Call.User, dialplan.Party{Number: "alice"}
 	}
-	return e.board.Handle(context.Background(), c, d), d
+	return e.board.Handle(context.WithValue(context.Background(), onCallPath{}, true), c, d), d
 }
 
 func TestInboundCallIsLoggedAndCounted(t *testing.T) {
@@ -368,4 +371,66 @@ func TestOptions(t *testing.T) {
 	if _, err := switchboard.ParseUnknownPolicy("drop"); err == nil || !strings.Contains(err.Error(), "continue or reject") {
 		t.Errorf("ParseUnknownPolicy(drop) = %v", err)
 	}
+}
+
+// startBoard runs another board (another daemon) over st, publishing to its own
+// recorder, until the test ends.
+func startBoard(t *testing.T, st *config.Store, edit func(*switchboard.Options)) (*switchboard.Board, *recorder) {
+	t.Helper()
+	o := switchboard.Options{Store: st, Region: "FR"}
+	if edit != nil {
+		edit(&o)
+	}
+	b, err := switchboard.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &recorder{wake: make(chan struct{}, 1)}
+	b.AddPublisher(pub)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Ready(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the second board never became ready")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return b, pub
+}
+
+// TestPresenceAcrossDaemons: a call one daemon handles lights the BLF keys another
+// daemon publishes to (two sophiad sharing a Redis, each with its PBX): ringing, in
+// call, idle again, on both.
+func TestPresenceAcrossDaemons(t *testing.T) {
+	row := findRow(t, "desk answers")
+	a := newEnv(t, &row, nil)
+	other, pub := startBoard(t, a.st, nil)
+	d := &simDriver{Sim: callflow.Sim{Scripts: row.Endpoints}, board: a.board,
+		onRing: func() { pub.waitFor(t, "alice=ringing") },
+		onTalk: func() { pub.waitFor(t, "alice=ringing", "alice=in_call") }}
+	c := &switchboard.Call{ID: "c1", Direction: switchboard.Inbound, From: row.Call.From, To: row.Call.To}
+	if res := a.board.Handle(context.Background(), c, d); res.Outcome.Kind != callflow.OutcomeAnswered {
+		t.Fatalf("outcome %+v", res.Outcome)
+	}
+	pub.waitFor(t, "alice=ringing", "alice=in_call", "alice=idle")
+	a.pub.waitFor(t, "alice=ringing", "alice=in_call", "alice=idle")
+	if p := other.Presence("alice"); p != switchboard.PresenceIdle {
+		t.Errorf("the other daemon has alice %v after the call", p)
+	}
+}
+
+// TestPresenceOfADeadDaemon: the share of a daemon that died (no renewal) stops counting
+// once it expires: its user does not stay "in call" on the others' keys.
+func TestPresenceOfADeadDaemon(t *testing.T) {
+	row := findRow(t, "desk answers")
+	e := newEnv(t, &row, func(o *switchboard.Options) { o.Lease = time.Second }) // reads shares again every 1/3 s
+	ctx := context.Background()
+	if err := e.st.SharePresence(ctx, "alice", "ghost", config.CallPresence{InCall: 1}, 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	e.pub.waitFor(t, "alice=in_call")
+	e.pub.waitFor(t, "alice=in_call", "alice=idle")
 }

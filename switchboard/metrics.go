@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		active: f.NewGauge(prometheus.GaugeOpts{Name: "sophia_active_calls",
 			Help: "Calls this daemon is handling now."}),
 		errors: f.NewCounterVec(prometheus.CounterOpts{Name: "sophia_switchboard_errors_total",
-			Help: "Failures on the call path, by operation (lookup, lease, renew, release, calllog, route, publish, device_state)."},
+			Help: "Failures on the call path, by operation (lookup, lease, renew, release, calllog, route, publish, device_state, presence_share, presence_read)."},
 			[]string{"op"}),
 		published: f.NewCounterVec(prometheus.CounterOpts{Name: "sophia_presence_published_total",
 			Help: "Presence changes handed to the PBX adapters, by state."},

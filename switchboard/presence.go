@@ -3,6 +3,8 @@ package switchboard
 import (
 	"context"
 	"sync"
+
+	"github.com/sophia-pbx/sophia/config"
 )
 
 // Presence is a user's state as supervision (BLF keys) shows it.
@@ -38,8 +40,9 @@ type Publisher interface {
 
 // userState is what the board knows of one user.
 type userState struct {
-	ringing, inCall int  // calls ringing this user's device, calls this user talks in (this daemon)
-	dnd, offline    bool // from the sheet and the device state
+	ringing, inCall int                 // calls ringing this user's device, calls this user talks in (this daemon)
+	remote          config.CallPresence // the same, of the other daemons (Redis, P:rt:{uid}:presence)
+	dnd, offline    bool                // from the sheet and the device state
 	published       Presence
 }
 
@@ -47,9 +50,9 @@ func (u *userState) presence() Presence {
 	switch {
 	case u.offline:
 		return PresenceOffline
-	case u.inCall > 0:
+	case u.inCall+u.remote.InCall > 0:
 		return PresenceInCall
-	case u.ringing > 0:
+	case u.ringing+u.remote.Ringing > 0:
 		return PresenceRinging
 	case u.dnd:
 		return PresenceDND
@@ -65,10 +68,14 @@ type presence struct {
 	order   []string            // pending users, in the order they changed
 	wake    chan struct{}       // cap 1: something is pending
 	pubs    []Publisher
+	// This daemon's call counts changed for these users: to share with the others.
+	share     map[string]struct{}
+	shareWake chan struct{} // cap 1
 }
 
 func newPresence() *presence {
-	return &presence{users: map[string]*userState{}, pending: map[string]Presence{}, wake: make(chan struct{}, 1)}
+	return &presence{users: map[string]*userState{}, pending: map[string]Presence{}, wake: make(chan struct{}, 1),
+		share: map[string]struct{}{}, shareWake: make(chan struct{}, 1)}
 }
 
 // update changes user uid's state with fn and queues the new presence if it changed.
@@ -82,7 +89,12 @@ func (p *presence) update(uid string, fn func(u *userState)) {
 		u = &userState{}
 		p.users[uid] = u
 	}
+	ringing, inCall := u.ringing, u.inCall
 	fn(u)
+	shared := u.ringing != ringing || u.inCall != inCall
+	if shared {
+		p.share[uid] = struct{}{}
+	}
 	now := u.presence()
 	if now != u.published {
 		u.published = now
@@ -94,7 +106,7 @@ func (p *presence) update(uid string, fn func(u *userState)) {
 	// A user the board no longer follows (idle, nothing known) is forgotten, so the map
 	// does not grow with every user ever seen; the next sight starts from unknown and
 	// republishes, which is harmless.
-	if u.ringing == 0 && u.inCall == 0 && !u.dnd && !u.offline && p.pending[uid] == 0 {
+	if u.ringing == 0 && u.inCall == 0 && u.remote == (config.CallPresence{}) && !u.dnd && !u.offline && p.pending[uid] == 0 {
 		delete(p.users, uid)
 	}
 	p.mu.Unlock()
@@ -102,6 +114,52 @@ func (p *presence) update(uid string, fn func(u *userState)) {
 	case p.wake <- struct{}{}:
 	default:
 	}
+	if shared {
+		select {
+		case p.shareWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// takeShares returns the users whose local call counts changed since the last call, with
+// those counts now.
+func (p *presence) takeShares() ([]string, []config.CallPresence) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	users := make([]string, 0, len(p.share))
+	counts := make([]config.CallPresence, 0, len(p.share))
+	for uid := range p.share {
+		users = append(users, uid)
+		counts = append(counts, p.localLocked(uid))
+	}
+	clear(p.share)
+	return users, counts
+}
+
+func (p *presence) localLocked(uid string) config.CallPresence {
+	if u := p.users[uid]; u != nil {
+		return config.CallPresence{Ringing: u.ringing, InCall: u.inCall}
+	}
+	return config.CallPresence{}
+}
+
+// counted returns the users this daemon's calls count (their shares must be renewed)
+// with those counts, and the users other daemons' calls count (to read again: a daemon
+// that died stops counting when its share expires).
+func (p *presence) counted() (local []string, counts []config.CallPresence, remote []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for uid, u := range p.users {
+		if u.ringing > 0 || u.inCall > 0 {
+			local = append(local, uid)
+			counts = append(counts, config.CallPresence{Ringing: u.ringing, InCall: u.inCall})
+		}
+		if u.remote != (config.CallPresence{}) {
+			remote = append(remote, uid)
+		}
+	}
+	return local, counts, remote
 }
 
 // get returns uid's current presence (PresenceIdle for a user with nothing known).

@@ -15,8 +15,13 @@ import (
 	"github.com/sophia-pbx/sophia/internal/scenario"
 )
 
-// trips is a go-redis hook recording each round trip (a command, or a pipeline) as the
-// names of the commands it carried.
+// onCallPath marks the context of the calls the tests handle: the trips recorded are
+// those of the call path, not of the board's own goroutines (following sheet changes,
+// sharing presence), which run beside it.
+type onCallPath struct{}
+
+// trips is a go-redis hook recording each round trip (a command, or a pipeline) made on
+// the call path, as the names of the commands it carried.
 type trips struct {
 	mu  sync.Mutex
 	got [][]string
@@ -26,14 +31,18 @@ func (r *trips) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (r *trips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.add(cmd)
+		if ctx.Value(onCallPath{}) != nil {
+			r.add(cmd)
+		}
 		return next(ctx, cmd)
 	}
 }
 
 func (r *trips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.add(cmds...)
+		if ctx.Value(onCallPath{}) != nil {
+			r.add(cmds...)
+		}
 		return next(ctx, cmds)
 	}
 }
