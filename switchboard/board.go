@@ -119,6 +119,8 @@ type Board struct {
 
 	watching atomic.Bool // the subscription to sheet changes is active
 	sharing  atomic.Bool // the subscription to the other daemons' presence is active
+	readMu   sync.Mutex  // one readShared at a time: a read is applied before a later one
+	shareMu  sync.Mutex  // one share at a time, of the counts at its time: none overwrites a newer one
 
 	devMu      sync.Mutex
 	devWatches []func(endpoint string) // OnDevice callbacks
@@ -218,15 +220,17 @@ func (b *Board) shareLoop(ctx context.Context) {
 			return
 		case <-b.p.shareWake:
 		}
-		users, counts := b.p.takeShares()
-		for i, uid := range users {
-			b.share(ctx, uid, counts[i])
+		for _, uid := range b.p.takeShares() {
+			b.share(ctx, uid)
 		}
 	}
 }
 
-func (b *Board) share(ctx context.Context, uid string, c config.CallPresence) {
-	if err := b.st.SharePresence(ctx, uid, b.o.DaemonID, c, b.o.Lease); err != nil && ctx.Err() == nil {
+// share writes this daemon's counts of uid as they are when it writes.
+func (b *Board) share(ctx context.Context, uid string) {
+	b.shareMu.Lock()
+	defer b.shareMu.Unlock()
+	if err := b.st.SharePresence(ctx, uid, b.o.DaemonID, b.p.local(uid), b.o.Lease); err != nil && ctx.Err() == nil {
 		b.m.errors.WithLabelValues("presence_share").Inc()
 		b.log.Warn("share presence", "user", uid, "err", err)
 	}
@@ -260,8 +264,12 @@ func (b *Board) presenceLoop(ctx context.Context) {
 	}
 }
 
-// readShared reads what the other daemons' calls make of uid.
+// readShared reads what the other daemons' calls make of uid. Reads are serialized (the
+// notes' loop and the renewal tick both read), so that an older read is never applied
+// after a newer one.
 func (b *Board) readShared(ctx context.Context, uid string) {
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
 	c, err := b.st.SharedPresence(ctx, uid, b.o.DaemonID)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -276,9 +284,9 @@ func (b *Board) readShared(ctx context.Context, uid string) {
 // renewPresence renews this daemon's shares while its calls last, and reads again the
 // users other daemons' calls count: a share that expired (its daemon died) stops counting.
 func (b *Board) renewPresence(ctx context.Context) {
-	local, counts, remote := b.p.counted()
-	for i, uid := range local {
-		b.share(ctx, uid, counts[i])
+	local, remote := b.p.counted()
+	for _, uid := range local {
+		b.share(ctx, uid)
 	}
 	for _, uid := range remote {
 		b.readShared(ctx, uid)

@@ -122,22 +122,22 @@ func (p *presence) update(uid string, fn func(u *userState)) {
 	}
 }
 
-// takeShares returns the users whose local call counts changed since the last call, with
-// those counts now.
-func (p *presence) takeShares() ([]string, []config.CallPresence) {
+// takeShares returns the users whose local call counts changed since the last call.
+func (p *presence) takeShares() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	users := make([]string, 0, len(p.share))
-	counts := make([]config.CallPresence, 0, len(p.share))
 	for uid := range p.share {
 		users = append(users, uid)
-		counts = append(counts, p.localLocked(uid))
 	}
 	clear(p.share)
-	return users, counts
+	return users
 }
 
-func (p *presence) localLocked(uid string) config.CallPresence {
+// local returns this daemon's call counts of uid.
+func (p *presence) local(uid string) config.CallPresence {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if u := p.users[uid]; u != nil {
 		return config.CallPresence{Ringing: u.ringing, InCall: u.inCall}
 	}
@@ -145,21 +145,20 @@ func (p *presence) localLocked(uid string) config.CallPresence {
 }
 
 // counted returns the users this daemon's calls count (their shares must be renewed)
-// with those counts, and the users other daemons' calls count (to read again: a daemon
-// that died stops counting when its share expires).
-func (p *presence) counted() (local []string, counts []config.CallPresence, remote []string) {
+// and the users other daemons' calls count (to read again: a daemon that died stops
+// counting when its share expires).
+func (p *presence) counted() (local, remote []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for uid, u := range p.users {
 		if u.ringing > 0 || u.inCall > 0 {
 			local = append(local, uid)
-			counts = append(counts, config.CallPresence{Ringing: u.ringing, InCall: u.inCall})
 		}
 		if u.remote != (config.CallPresence{}) {
 			remote = append(remote, uid)
 		}
 	}
-	return local, counts, remote
+	return local, remote
 }
 
 // get returns uid's current presence (PresenceIdle for a user with nothing known).
