@@ -237,11 +237,21 @@ func (b *Board) share(ctx context.Context, uid string) {
 }
 
 // presenceLoop follows the other daemons' shares (P:presence) into the users' presence.
-// It resubscribes with capped backoff when Redis is away.
 func (b *Board) presenceLoop(ctx context.Context) {
+	subscribed(ctx, b.st.WatchPresence, &b.sharing, func(n config.PresenceNote) {
+		if n.Daemon != b.o.DaemonID {
+			b.readShared(ctx, n.User)
+		}
+	})
+}
+
+// subscribed runs handle on each message of the subscription sub makes, while active
+// says it is on, until ctx ends; it subscribes again, with capped backoff, when Redis is
+// away or the subscription ends.
+func subscribed[T any](ctx context.Context, sub func(context.Context) (<-chan T, error), active *atomic.Bool, handle func(T)) {
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		notes, err := b.st.WatchPresence(ctx)
+		ch, err := sub(ctx)
 		if err != nil {
 			t := time.NewTimer(delay)
 			select {
@@ -254,13 +264,11 @@ func (b *Board) presenceLoop(ctx context.Context) {
 			continue
 		}
 		delay = 100 * time.Millisecond
-		b.sharing.Store(true)
-		for n := range notes {
-			if n.Daemon != b.o.DaemonID {
-				b.readShared(ctx, n.User)
-			}
+		active.Store(true)
+		for m := range ch {
+			handle(m)
 		}
-		b.sharing.Store(false)
+		active.Store(false)
 	}
 }
 
@@ -341,40 +349,22 @@ func (b *Board) publishLoop(ctx context.Context) {
 }
 
 // watchLoop follows user changes into presence (do not disturb turned on or off from
-// the API, a device changed). It resubscribes with capped backoff when Redis is away.
+// the API, a device changed).
 func (b *Board) watchLoop(ctx context.Context) {
-	delay := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		ch, err := b.st.Watch(ctx)
+	subscribed(ctx, b.st.Watch, &b.watching, func(c config.Change) {
+		if c.Kind != config.KindUser {
+			return
+		}
+		v, err := b.st.CallView(ctx, c.ID)
 		if err != nil {
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
+			if errors.Is(err, config.ErrNotFound) {
+				b.p.update(c.ID, func(u *userState) { u.dnd, u.offline = false, false })
 			}
-			delay = min(2*delay, 5*time.Second)
-			continue
+			return
 		}
-		delay = 100 * time.Millisecond
-		b.watching.Store(true)
-		for c := range ch {
-			if c.Kind != config.KindUser {
-				continue
-			}
-			v, err := b.st.CallView(ctx, c.ID)
-			if err != nil {
-				if errors.Is(err, config.ErrNotFound) {
-					b.p.update(c.ID, func(u *userState) { u.dnd, u.offline = false, false })
-				}
-				continue
-			}
-			b.follow(c.ID, v)
-			b.noticeDevice(v)
-		}
-		b.watching.Store(false)
-	}
+		b.follow(c.ID, v)
+		b.noticeDevice(v)
+	})
 }
 
 // Ready reports whether the board follows sheet changes and the other daemons' presence
