@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -49,3 +52,47 @@ func TestDocumentedSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestDocumentedMetrics: every sophia_* metric that README.md, the Grafana dashboard and
+// the alerting rules name is one sophiad defines (a metric renamed in the code and not
+// in deploy/ would leave a panel empty and an alert silent).
+func TestDocumentedMetrics(t *testing.T) {
+	defined := map[string]bool{}
+	nameRE := regexp.MustCompile(`Name:\s+"(sophia_[a-z_]+)"`)
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range nameRE.FindAllSubmatch(src, -1) {
+			defined[string(m[1])] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defined) < 20 {
+		t.Fatalf("found %d metric definitions", len(defined))
+	}
+	used := regexp.MustCompile(`sophia_[a-z_]+[a-z]`)
+	for _, file := range []string{"../../README.md", "../../deploy/grafana/sophia.json", "../../deploy/prometheus/sophia-alerts.yml"} {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, loc := range used.FindAllIndex(text, -1) {
+			name := string(text[loc[0]:loc[1]])
+			if bytes.HasPrefix(text[loc[1]:], []byte("_*")) {
+				continue // a family: sophia_esl_*
+			}
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_count"), "_sum")
+			if !defined[name] && !defined[base] && !notMetrics[name] {
+				t.Errorf("%s names %s, which sophiad does not define", filepath.Base(file), name)
+			}
+		}
+	}
+}
+
+// notMetrics are sophia_* words of the docs that are not metric names.
+var notMetrics = map[string]bool{"sophia_direction": true, "sophia_playing": true}
