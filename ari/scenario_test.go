@@ -49,6 +49,10 @@ func (rn runner) Run(t *testing.T, r *scenario.Row) scenario.Observation {
 	var err error
 	in := fakeari.InboundCall{CallerNumber: r.Call.From.Number, CallerName: r.Call.From.Name, Exten: r.Call.To,
 		HangsUpAfter: 5 * time.Second} // the caller ends a conversation 5 s in
+	if r.Call.From.Number == "" {
+		// A withheld call, as chan_pjsip presents one (From: "Anonymous" <sip:anonymous@…>).
+		in.CallerNumber, in.CallerName = "anonymous", "Anonymous"
+	}
 	if r.Call.Direction == scenario.Outbound {
 		in = fakeari.InboundCall{Args: []string{"outbound"}, PJSIP: true, Endpoint: r.Call.User, Exten: r.Call.Dialed,
 			Context: "outbound", HangsUpAfter: 5 * time.Second}

@@ -341,11 +341,13 @@ func newUUID() string {
 func callOf(data headers, arrived time.Time) *switchboard.Call {
 	c := &switchboard.Call{ID: data.get("Unique-ID"), Direction: switchboard.Inbound,
 		To: data.get("Caller-Destination-Number"), Arrived: arrived}
+	// A withheld number (anonymous, 0000000000…) is the switchboard's to read; the
+	// privacy flags are FreeSWITCH's own way of saying it.
 	num, name := data.get("Caller-Caller-ID-Number"), data.get("Caller-Caller-ID-Name")
-	if withheld(num) || strings.EqualFold(data.get("Caller-Privacy-Hide-Number"), "true") {
+	if strings.EqualFold(data.get("Caller-Privacy-Hide-Number"), "true") {
 		num = ""
 	}
-	if strings.EqualFold(data.get("Caller-Privacy-Hide-Name"), "true") || (num == "" && strings.EqualFold(name, "anonymous")) {
+	if strings.EqualFold(data.get("Caller-Privacy-Hide-Name"), "true") {
 		name = ""
 	}
 	c.From = dialplan.Party{Number: num, Name: name}
@@ -359,14 +361,4 @@ func callOf(data headers, arrived time.Time) *switchboard.Call {
 		}
 	}
 	return c
-}
-
-// withheld reports a caller ID number that says "no number": empty, anonymous, or
-// FreeSWITCH's default 0000000000 for a call that brought none.
-func withheld(num string) bool {
-	switch strings.ToLower(strings.TrimSpace(num)) {
-	case "", "anonymous", "unknown", "restricted", "private", "0000000000":
-		return true
-	}
-	return false
 }

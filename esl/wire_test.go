@@ -130,8 +130,10 @@ func TestCallOf(t *testing.T) {
 	if c.ID != "c1" || c.From.Number != "+33145000000" || c.From.Name != "Eve Durand" || c.To != "+33478000001" || c.Direction != "inbound" {
 		t.Errorf("inbound %+v", c)
 	}
-	hs = headers{{"Unique-ID", "c2"}, {"Caller-Caller-ID-Number", "0000000000"}, {"Caller-Destination-Number", "0611223344"},
-		{"variable_sophia_direction", "outbound"}, {"variable_user_name", "alice"}}
+	// FreeSWITCH's privacy flag withholds the number (a "no number" value such as
+	// 0000000000 is read by the switchboard, for both PBXs: TestWithheldCallerID).
+	hs = headers{{"Unique-ID", "c2"}, {"Caller-Caller-ID-Number", "1000"}, {"Caller-Privacy-Hide-Number", "true"},
+		{"Caller-Destination-Number", "0611223344"}, {"variable_sophia_direction", "outbound"}, {"variable_user_name", "alice"}}
 	c = callOf(hs, timeZero)
 	if c.Direction != "outbound" || c.Endpoint != "user/alice" || c.From.Number != "" {
 		t.Errorf("outbound %+v", c)

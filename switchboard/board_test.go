@@ -434,3 +434,31 @@ func TestPresenceOfADeadDaemon(t *testing.T) {
 	e.pub.waitFor(t, "alice=in_call")
 	e.pub.waitFor(t, "alice=in_call", "alice=idle")
 }
+
+// TestWithheldCallerID: what PBXs put in the caller ID of a withheld call reads as no
+// number on either PBX: the forwarded leg presents the user's number, and the log shows
+// no caller.
+func TestWithheldCallerID(t *testing.T) {
+	row := findRow(t, "an anonymous caller forwarded outside presents alice's number")
+	e := newEnv(t, &row, nil)
+	for _, from := range []dialplan.Party{{Number: "anonymous", Name: "Anonymous"}, {Number: "0000000000"}, {Number: " Restricted "}} {
+		r := row
+		r.Call.From = from
+		res, d := e.handle(t, &r, "c-"+strings.TrimSpace(from.Number))
+		if res.Outcome != row.Want.Outcome {
+			t.Errorf("from %q: outcome %+v, want %+v", from.Number, res.Outcome, row.Want.Outcome)
+		}
+		if len(d.Rings) == 0 || d.Rings[0].Legs[0].CallerID.Number != row.Want.Dials[0].Legs[0].Number {
+			t.Errorf("from %q: rings %+v, want the leg to present %s", from.Number, d.Rings, row.Want.Dials[0].Legs[0].Number)
+		}
+	}
+	log, err := e.st.CallLog(context.Background(), "alice", 0)
+	if err != nil || len(log) != 3 {
+		t.Fatalf("call log: %v %v", log, err)
+	}
+	for _, rec := range log {
+		if rec.From != "" || rec.FromName != "" {
+			t.Errorf("call log shows the caller %q %q, want none", rec.From, rec.FromName)
+		}
+	}
+}

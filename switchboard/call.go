@@ -86,6 +86,7 @@ func (b *Board) Handle(ctx context.Context, c *Call, d Driver) *Result {
 	if c.Arrived.IsZero() {
 		c.Arrived = b.o.Now()
 	}
+	c.From = caller(c.From)
 	b.m.active.Inc()
 	defer b.m.active.Dec()
 	log := b.log.With("call_id", c.ID, "direction", string(c.Direction))
@@ -320,4 +321,20 @@ func (o *observer) logUsers(res *Result) ([]string, []string) {
 		add(res.Outcome.By)
 	}
 	return users, dirs
+}
+
+// caller returns the calling party as the engine reads it: a number that says "no
+// number" (what PBXs put in the caller ID of a withheld call: anonymous, restricted…, or
+// FreeSWITCH's 0000000000) is withheld (""), and so is the name "anonymous" that goes
+// with it. Both adapters hand the PBX's caller ID over as is; this is the one place
+// that reads it.
+func caller(p dialplan.Party) dialplan.Party {
+	switch strings.ToLower(strings.TrimSpace(p.Number)) {
+	case "", "anonymous", "unknown", "restricted", "private", "0000000000":
+		p.Number = ""
+	}
+	if p.Number == "" && strings.EqualFold(strings.TrimSpace(p.Name), "anonymous") {
+		p.Name = ""
+	}
+	return p
 }
