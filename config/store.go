@@ -102,6 +102,7 @@ type Store struct {
 	// (also the unused KEYS[1] of a read by user id), {P}:devices. Built once: the call
 	// path allocates no key it can avoid.
 	viewIndexes [byDevice + 1]string
+	epochKey    string      // {P}:epoch, named once: the call-view script reads it on every call
 	noEvalRO    atomic.Bool // the server has no EVALSHA_RO (Redis < 7.0): use EVALSHA
 
 	defaultMu sync.Mutex
@@ -142,6 +143,7 @@ func New(o Options) (*Store, error) {
 	}
 	s.views.init()
 	s.viewIndexes = [...]string{byUser: s.keys.Numbers(), byNumber: s.keys.Numbers(), byDevice: s.keys.Devices()}
+	s.epochKey = s.keys.Epoch()
 	return s, nil
 }
 

@@ -19,8 +19,9 @@ import (
 // right after "id" and "site", whose values never hold a quote): no decoding in Lua. A
 // cached copy is named "<version>:<JSON length>", so that a sheet rewritten at a version
 // number it had before (data restored from an older backup) is seen as changed. The
-// answer carries the data set's epoch ({P}:epoch): a cache filled in another epoch (a
-// wiped Redis whose sheets were written again, their versions starting over) is emptied.
+// answer carries the data set's epoch ({P}:epoch): an entry cached in another epoch (a
+// wiped Redis whose sheets were written again, their versions starting over) is read
+// afresh.
 //
 // KEYS: the index ({P}:numbers or {P}:devices), {P}:user:<guessed uid>,
 // {P}:site:<guessed site>, {P}:epoch
@@ -69,6 +70,7 @@ type viewEntry struct {
 	userVer, siteVer, siteID           string
 	c                                  *Compiled
 	userKey, siteKey, devKey, callsKey string
+	epoch                              string // the data set's epoch it was read in
 }
 
 // viewCache holds the compiled sheets of the call path, by user id, and the last owner
@@ -81,7 +83,6 @@ type viewCache struct {
 	// (most installs have one site, seldom "default"), which saves a cold read the
 	// round trip a wrong site guess costs.
 	lastSite string
-	epoch    string // the data set's epoch the entries were read in
 }
 
 func (v *viewCache) init() {
@@ -89,26 +90,6 @@ func (v *viewCache) init() {
 	v.owners[byNumber] = map[string]string{}
 	v.owners[byDevice] = map[string]string{}
 	v.lastSite = DefaultSiteID
-}
-
-// inEpoch reports whether the cache was filled in epoch; if not, it empties it, and
-// it is filled in epoch from now on (Redis's data set is not the one the versions the
-// cache holds were checked against).
-func (v *viewCache) inEpoch(epoch string) bool {
-	v.mu.RLock()
-	same := v.epoch == epoch
-	v.mu.RUnlock()
-	if same {
-		return true
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.epoch == epoch {
-		return true // emptied meanwhile by another read
-	}
-	v.init()
-	v.epoch = epoch
-	return false
 }
 
 // lookup returns the user key belongs to, as last seen, and its cached entry.
@@ -371,7 +352,7 @@ func (s *Store) queueView(ctx context.Context, pipe redis.Pipeliner, r *viewRead
 	if r.by == byUser {
 		field = "" // the script skips the index
 	}
-	keys := []string{s.viewIndexes[r.by], userKey, siteKey, s.keys.Epoch()}
+	keys := []string{s.viewIndexes[r.by], userKey, siteKey, s.epochKey}
 	if s.noEvalRO.Load() {
 		r.ev = viewScript.EvalSha(ctx, pipe, keys, field, r.guess, uver, siteID, sver)
 	} else {
@@ -449,7 +430,8 @@ func (s *Store) settleView(r *viewRead) {
 	ujson, _ := res[1].(string)
 	sjson, _ := res[2].(string)
 	present, _ := res[3].(int64)
-	if epoch, _ := res[4].(string); !s.views.inEpoch(epoch) && r.e != nil {
+	epoch, _ := res[4].(string)
+	if r.e != nil && r.e.epoch != epoch {
 		// The versions were compared with a copy from another data set: read afresh.
 		r.e, r.siteGuess = nil, ""
 		return
@@ -462,6 +444,9 @@ func (s *Store) settleView(r *viewRead) {
 	if retrySite != "" {
 		r.siteGuess = retrySite
 		return
+	}
+	if next != r.e {
+		next.epoch = epoch // a new entry, not shared yet
 	}
 	if next != r.e || r.guess != r.firstGuess {
 		s.views.put(r.by, r.key, next)

@@ -377,3 +377,37 @@ func TestWipedRedisNewEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWipedRedisBothViews: the caller and the callee of an outbound call, both cached
+// before a wipe and written again alike (same versions, same JSON lengths), are both
+// read afresh in the one pipelined read: neither is taken from the old data set.
+func TestWipedRedisBothViews(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	e := newEnvOn(t, rdb, "sophia")
+	world := func(a, b string) {
+		t.Helper()
+		e.put(t, `{"id": "alice", "name": "`+a+`", "main_number": "+33478000001", "device": {"id": "d", "endpoint": "PJSIP/alice"}}`)
+		e.put(t, `{"id": "bob", "name": "`+b+`", "main_number": "+33478000002"}`)
+	}
+	read := func() *config.OutboundView {
+		t.Helper()
+		ov, err := e.st.OutboundView(ctx, "PJSIP/alice", func(*config.Compiled) string { return "+33478000002" })
+		if err != nil || ov.CalleeErr != nil {
+			t.Fatalf("outbound view: %v, %v", err, ov.CalleeErr)
+		}
+		return ov
+	}
+	world("Anna", "Bert")
+	read()
+	read()                                          // both cached
+	if err := rdb.FlushAll(ctx).Err(); err != nil { // this test's own server
+		t.Fatal(err)
+	}
+	world("Anne", "Bart")
+	ov := read()
+	if ov.Caller.User.Sheet.Name != "Anne" || ov.Callee.User.Sheet.Name != "Bart" {
+		t.Errorf("after the wipe: caller %s, callee %s; want Anne and Bart", ov.Caller.User.Sheet.Name, ov.Callee.User.Sheet.Name)
+	}
+}
