@@ -66,11 +66,7 @@ func (d *callDriver) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
 		dialable = dialable || legs[i].target != ""
 	}
 	if !dialable {
-		causes := make([]callflow.Cause, len(legs))
-		for i := range causes {
-			causes[i] = callflow.CauseUnreachable
-		}
-		return -1, &callflow.LegError{Causes: causes}
+		return -1, undialable(legs, &callflow.LegError{Causes: make([]callflow.Cause, len(legs))})
 	}
 	var cmds []string
 	if !d.vars {
@@ -99,15 +95,15 @@ func (d *callDriver) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
 	d.sc.Dialed()
 	i, err := d.await(ctx, appUUID, uuids)
 	if err == nil || !isCtxErr(err) {
-		return i, err
+		return i, undialable(legs, err)
 	}
 	// Our deadline passed before FreeSWITCH's own timer (or we are shutting down): stop
 	// the legs and wait for the bridge to report, so the socket is in step for what
 	// follows. A leg that answered meanwhile wins.
-	kills := make([]string, 0, len(uuids))
-	for _, u := range uuids {
-		if u != "" {
-			kills = append(kills, render(command.API{Command: "uuid_kill", Arguments: u + " NO_ANSWER"}))
+	kills := make([]string, 0, len(legs))
+	for _, l := range legs {
+		if l.target != "" { // a leg left out of the bridge has no channel to kill
+			kills = append(kills, render(command.API{Command: "uuid_kill", Arguments: l.uuid + " NO_ANSWER"}))
 		}
 	}
 	wctx := context.WithoutCancel(ctx)
@@ -127,9 +123,25 @@ func (d *callDriver) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
 		for i := range causes {
 			causes[i] = callflow.CauseNoAnswer
 		}
-		return -1, &callflow.LegError{Causes: causes}
+		return -1, undialable(legs, &callflow.LegError{Causes: causes})
 	}
 	return -1, err
+}
+
+// undialable gives the legs left out of the bridge (no dial string: no gateway for a
+// number, an endpoint that would add legs) their own cause, unreachable, as the ARI
+// adapter does for a leg Asterisk cannot create: FreeSWITCH, not knowing them, would
+// have them take the bridge's overall cause (another leg's busy, say).
+func undialable(legs []bridgeLeg, err error) error {
+	var le *callflow.LegError
+	if errors.As(err, &le) && len(le.Causes) == len(legs) {
+		for i, l := range legs {
+			if l.target == "" {
+				le.Causes[i] = callflow.CauseUnreachable
+			}
+		}
+	}
+	return err
 }
 
 func isCtxErr(err error) bool {

@@ -206,3 +206,17 @@ func FuzzLegCauses(f *testing.F) {
 }
 
 var timeZero time.Time
+
+// A leg left out of the bridge is unreachable whatever the bridge's overall cause (the
+// busy of the leg that was dialed): as on Asterisk, where its creation fails.
+func TestUndialableLegCause(t *testing.T) {
+	legs := []bridgeLeg{{uuid: "u1", target: "user/alice"}, {uuid: "u2"}}
+	err := undialable(legs, &callflow.LegError{Causes: legCauses([]string{"u1", "u2"}, "ARRAY::u1;USER_BUSY", "USER_BUSY", "")})
+	var le *callflow.LegError
+	if !errors.As(err, &le) || le.Causes[0] != callflow.CauseBusy || le.Causes[1] != callflow.CauseUnreachable {
+		t.Errorf("causes %v, want busy, unreachable", err)
+	}
+	if err := undialable(legs, callflow.ErrCallerHangup); err != callflow.ErrCallerHangup {
+		t.Errorf("another error changed: %v", err)
+	}
+}
