@@ -114,8 +114,9 @@ type Board struct {
 	p   *presence
 	cfo *callflow.Options
 
-	leaseMu sync.Mutex
-	leases  map[lease]struct{} // live leases, renewed by Run
+	leaseMu   sync.Mutex
+	leases    map[lease]struct{}      // live leases, renewed by Run
+	acquiring map[lease]chan struct{} // leases being taken (closed when done)
 
 	watching atomic.Bool // the subscription to sheet changes is active
 	sharing  atomic.Bool // the subscription to the other daemons' presence is active
@@ -134,7 +135,8 @@ func New(o Options) (*Board, error) {
 		return nil, err
 	}
 	b := &Board{o: o, st: o.Store, log: o.Logger, m: newMetrics(o.Registerer), p: newPresence(),
-		cfo: &callflow.Options{Now: o.Now, Seconds: o.Seconds}, leases: map[lease]struct{}{}}
+		cfo: &callflow.Options{Now: o.Now, Seconds: o.Seconds}, leases: map[lease]struct{}{},
+		acquiring: map[lease]chan struct{}{}}
 	return b, nil
 }
 
@@ -412,27 +414,49 @@ func (b *Board) holds(l lease) bool {
 	return ok
 }
 
+// hold takes the active-call lease of uid for callID beside the call, not before it: the
+// call rings without waiting for this write (the call path's one round trip is the
+// view's). releaseAll waits for it.
 func (b *Board) hold(ctx context.Context, uid, callID string) {
+	l := lease{uid, callID}
 	b.leaseMu.Lock()
-	_, held := b.leases[lease{uid, callID}]
-	b.leaseMu.Unlock()
-	if held {
+	_, held := b.leases[l]
+	if held || b.acquiring[l] != nil {
+		b.leaseMu.Unlock()
 		return
 	}
-	if _, err := b.st.AcquireCall(ctx, uid, callID, b.o.Lease); err != nil {
-		b.m.errors.WithLabelValues("lease").Inc()
-		b.log.Warn("acquire call lease", "user", uid, "call_id", callID, "err", err)
-		return
-	}
-	b.leaseMu.Lock()
-	b.leases[lease{uid, callID}] = struct{}{}
+	done := make(chan struct{})
+	b.acquiring[l] = done
 	b.leaseMu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer close(done)
+		_, err := b.st.AcquireCall(ctx, uid, callID, b.o.Lease)
+		b.leaseMu.Lock()
+		delete(b.acquiring, l)
+		if err == nil {
+			b.leases[l] = struct{}{}
+		}
+		b.leaseMu.Unlock()
+		if err != nil {
+			b.m.errors.WithLabelValues("lease").Inc()
+			b.log.Warn("acquire call lease", "user", uid, "call_id", callID, "err", err)
+		}
+	}()
 }
 
+// releaseAll gives back the leases of callID, each once it was taken.
 func (b *Board) releaseAll(ctx context.Context, callID string, uids []string) {
 	for _, uid := range uids {
+		l := lease{uid, callID}
 		b.leaseMu.Lock()
-		delete(b.leases, lease{uid, callID})
+		done := b.acquiring[l]
+		b.leaseMu.Unlock()
+		if done != nil {
+			<-done
+		}
+		b.leaseMu.Lock()
+		delete(b.leases, l)
 		b.leaseMu.Unlock()
 		if err := b.st.ReleaseCall(ctx, uid, callID); err != nil {
 			b.m.errors.WithLabelValues("release").Inc()

@@ -133,8 +133,9 @@ func (b *Board) Handle(ctx context.Context, c *Call, d Driver) *Result {
 		o.talking = []string{uid} // the caller is busy on the phone from the moment it dials
 		b.p.update(uid, func(s *userState) { s.inCall++ })
 	}
-	// The lease is taken after the decision's view was read: the engine counts the
-	// calls in progress before this one.
+	// The lease is taken after the decision's view was read (the engine counts the
+	// calls in progress before this one), beside the call: the first ring does not wait
+	// for it.
 	b.hold(ctx, uid, c.ID)
 	defer func() { b.releaseAll(context.WithoutCancel(ctx), c.ID, o.involved) }()
 
@@ -285,7 +286,7 @@ func (o *observer) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
 			o.b.p.update(u, func(s *userState) { s.inCall++ })
 			if !slices.Contains(o.involved, u) {
 				o.involved = append(o.involved, u)
-				o.b.hold(context.WithoutCancel(ctx), u, o.call.ID)
+				o.b.hold(ctx, u, o.call.ID)
 			}
 		}
 	}

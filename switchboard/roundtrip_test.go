@@ -58,8 +58,8 @@ func (r *trips) add(cmds ...redis.Cmder) {
 }
 
 // reads returns the round trips since the last call that read (not the call lease's
-// MULTI/EXEC, which the call writes, nor a new connection's handshake), and forgets
-// every trip so far.
+// MULTI/EXEC, which the board writes beside the call without the ring waiting for it,
+// nor a new connection's handshake), and forgets every trip so far.
 func (r *trips) reads() [][]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
