@@ -176,8 +176,6 @@ func (a *Adapter) session(ctx context.Context) error {
 	a.b.SetLink("asterisk", true)
 	a.b.Republish()
 	a.log.Info("asterisk link up", "app", a.o.App)
-	resync := time.NewTicker(a.o.EndpointResync)
-	defer resync.Stop()
 	for {
 		if data, ok, closed := q.next(); ok {
 			if replaced := a.dispatch(data); replaced {
@@ -189,14 +187,6 @@ func (a *Adapter) session(ctx context.Context) error {
 		}
 		select {
 		case <-q.ready():
-		case <-resync.C:
-			if err := a.syncEndpoints(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("endpoint resync", "err", err)
-			}
-		case <-a.newDevice:
-			if err := a.syncEndpoints(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("endpoint sync for a new device", "err", err)
-			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -309,10 +299,15 @@ func (a *Adapter) route(id string, c *call) {
 	a.mu.Unlock()
 }
 
+// forget drops the call's routes: its own channel and its legs' (the only ids routed to
+// it), without a scan of every call's.
 func (a *Adapter) forget(c *call) {
 	a.mu.Lock()
-	for id, o := range a.routes {
-		if o == c {
+	if a.routes[c.id] == c {
+		delete(a.routes, c.id)
+	}
+	for id := range c.legs {
+		if a.routes[id] == c {
 			delete(a.routes, id)
 		}
 	}
@@ -419,11 +414,9 @@ func deviceState(p switchboard.Presence) string {
 // endpointState maps ARI's endpoint state to a device state: "online" is online,
 // "offline" offline; Local and other stateless technologies say "unknown" and count as
 // online (the dial result decides).
-func endpointState(tech, state string) config.DeviceState {
-	switch {
-	case strings.EqualFold(state, "offline"):
+func endpointState(state string) config.DeviceState {
+	if strings.EqualFold(state, "offline") {
 		return config.DeviceOffline
-	default:
-		return config.DeviceOnline
 	}
+	return config.DeviceOnline
 }

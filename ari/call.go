@@ -47,7 +47,6 @@ type leg struct {
 	dialed        bool
 	answered      bool
 	hangupSeen    bool // a ChannelHangupRequest came (our DELETE, a dial timeout, the far end)
-	hangupCause   int  // its cause when it says something (not 0, not 32)
 	done          bool // no longer ringing (failed, stopped, or it won)
 	ended         bool // gone from Stasis (StasisEnd, destroyed, vanished)
 	cause         callflow.Cause
@@ -181,8 +180,7 @@ func (c *call) apply(ev cyari.Event) {
 		}
 		if l := c.legs[e.Channel.ID]; l != nil {
 			l.hangupSeen = true
-			if e.Cause != 0 && e.Cause != 32 {
-				l.hangupCause = e.Cause
+			if e.Cause != 0 && e.Cause != 32 { // a cause that says something
 				if !l.done {
 					l.fail(callflow.FromQ850(e.Cause))
 				}

@@ -3,17 +3,35 @@ package ari
 import (
 	"context"
 	"slices"
+	"time"
 
 	cyari "github.com/CyCoreSystems/ari/v6"
 )
 
 // deviceLoop applies endpoint state changes, in the order Asterisk sent them, off the
-// dispatcher (each is a Redis write).
+// dispatcher (each is a Redis write). The endpoint syncs after the connect's (every
+// EndpointResync, and when a sheet names a device not followed yet) run here too: off
+// the dispatcher, whose call events do not wait for them, and in order with the events,
+// so that a snapshot never overwrites a newer registration.
 func (a *Adapter) deviceLoop(ctx context.Context) {
+	resync := time.NewTicker(a.o.EndpointResync)
+	defer resync.Stop()
+	syncNow := func(why string) {
+		if !a.up.Load() {
+			return // the sync at the next connect reads every endpoint
+		}
+		if err := a.syncEndpoints(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("endpoint sync", "why", why, "err", err)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-resync.C:
+			syncNow("periodic")
+		case <-a.newDevice:
+			syncNow("new device")
 		case data := <-a.devices:
 			ev, err := cyari.DecodeEvent(data)
 			e, ok := ev.(*cyari.EndpointStateChange)
@@ -21,7 +39,7 @@ func (a *Adapter) deviceLoop(ctx context.Context) {
 				continue
 			}
 			ep := e.Endpoint.Technology + "/" + e.Endpoint.Resource
-			if _, err := a.b.DeviceState(ctx, ep, endpointState(e.Endpoint.Technology, e.Endpoint.State)); err != nil && ctx.Err() == nil {
+			if _, err := a.b.DeviceState(ctx, ep, endpointState(e.Endpoint.State)); err != nil && ctx.Err() == nil {
 				a.log.Warn("record device state", "endpoint", ep, "err", err)
 			}
 		}
@@ -41,7 +59,7 @@ func (a *Adapter) syncEndpoints(ctx context.Context) error {
 	subscribed := map[string]bool{}
 	for _, e := range eps {
 		ep := e.Technology + "/" + e.Resource
-		uid, err := a.b.DeviceState(ctx, ep, endpointState(e.Technology, e.State))
+		uid, err := a.b.DeviceState(ctx, ep, endpointState(e.State))
 		if err != nil {
 			return err
 		}
