@@ -212,12 +212,14 @@ func FromQ850(code int) Cause {
 // FromFreeSWITCH maps a FreeSWITCH hangup cause name (originate_disposition, a
 // CHANNEL_HANGUP's Hangup-Cause) to a Cause.
 func FromFreeSWITCH(name string) Cause {
-	switch strings.ToUpper(name) {
+	switch strings.ToUpper(strings.TrimSpace(name)) {
 	case "NORMAL_CLEARING", "SUCCESS":
 		return CauseNormal
 	case "USER_BUSY":
 		return CauseBusy
-	case "NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE", "PROGRESS_TIMEOUT":
+	case "NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE", "PROGRESS_TIMEOUT",
+		// What sophia itself provokes, and a bridge that says nothing: nobody answered.
+		"LOSE_RACE", "ORIGINATOR_CANCEL", "", "FAILURE", "_UNDEF_":
 		return CauseNoAnswer
 	case "CALL_REJECTED":
 		return CauseRejected

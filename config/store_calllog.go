@@ -3,11 +3,8 @@ package config
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // DefaultCallLogLimit is how many call records are kept per user when Options says 0.
@@ -86,20 +83,4 @@ func (s *Store) CallLog(ctx context.Context, uid string, limit int) ([]CallRecor
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// CallLogLimit is how many records a user's call log keeps.
-func (s *Store) CallLogLimit() int { return s.callLogLimit }
-
-// UserByDevice returns the user whose sheet holds device endpoint ep (ErrNotFound when
-// none): how an adapter finds who places an outbound call.
-func (s *Store) UserByDevice(ctx context.Context, ep string) (string, error) {
-	uid, err := s.rdb.HGet(ctx, s.keys.Devices(), ep).Result()
-	if err != nil {
-		if errors.Is(err, redis.Nil) {
-			return "", fmt.Errorf("device %q: %w", ep, ErrNotFound)
-		}
-		return "", fmt.Errorf("look up device %q: %w", ep, err)
-	}
-	return uid, nil
 }

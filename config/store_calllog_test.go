@@ -41,13 +41,14 @@ func TestCallLog(t *testing.T) {
 	}
 }
 
+// The user placing a call is found by the device it comes from.
 func TestUserByDevice(t *testing.T) {
 	e := newEnv(t)
 	e.put(t, `{"id":"alice","name":"Alice","main_number":"+33478000001","device":{"id":"d","endpoint":"PJSIP/alice"}}`)
-	if uid, err := e.st.UserByDevice(ctx, "PJSIP/alice"); err != nil || uid != "alice" {
-		t.Errorf("UserByDevice = %q, %v", uid, err)
+	if v, err := e.st.CallViewByDevice(ctx, "PJSIP/alice"); err != nil || v.User.Sheet.ID != "alice" {
+		t.Errorf("CallViewByDevice = %v, %v", v, err)
 	}
-	if _, err := e.st.UserByDevice(ctx, "PJSIP/nobody"); !errors.Is(err, config.ErrNotFound) {
+	if _, err := e.st.CallViewByDevice(ctx, "PJSIP/nobody"); !errors.Is(err, config.ErrNotFound) {
 		t.Errorf("unknown device: %v, want ErrNotFound", err)
 	}
 }

@@ -35,12 +35,10 @@ type sock struct {
 
 	backlog []*event // events read while waiting for a reply, oldest first
 	gone    bool     // disconnect notice seen, or the connection closed
-	linger  bool     // the linger notice came: the channel is gone, the socket stays
 
 	// The controlled channel, as its events said.
 	uuid      string
 	hungup    bool
-	cause     string
 	completed bool // CHANNEL_HANGUP_COMPLETE seen
 	lastSeq   uint64
 }
@@ -187,8 +185,7 @@ func (s *sock) take(f *frame) {
 		s.backlog = append(s.backlog, e)
 	case "text/disconnect-notice":
 		if strings.EqualFold(f.hdrs.get("Content-Disposition"), "linger") {
-			s.linger = true
-			return
+			return // the channel is gone, the socket stays (linger): its events follow
 		}
 		s.gone = true
 	}
@@ -207,12 +204,8 @@ func (s *sock) observe(e *event) {
 	switch e.name() {
 	case "CHANNEL_HANGUP":
 		s.hungup = true
-		s.cause = e.get("Hangup-Cause")
 	case "CHANNEL_HANGUP_COMPLETE":
 		s.hungup, s.completed = true, true
-		if s.cause == "" {
-			s.cause = e.get("Hangup-Cause")
-		}
 	}
 }
 

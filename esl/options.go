@@ -150,24 +150,6 @@ func (o *Options) mediaURI(name string) string {
 	return name
 }
 
-// mediaName is mediaURI's inverse for what sophia itself set: the library name of a
-// media URI ("" for anything else).
-func (o *Options) mediaName(uri string) string {
-	var rest string
-	var ok bool
-	switch {
-	case strings.HasPrefix(o.Media, "http"):
-		rest, ok = strings.CutPrefix(uri, "http_cache://"+strings.TrimRight(o.Media, "/")+"/")
-	case o.Media != "":
-		rest, ok = strings.CutPrefix(uri, strings.TrimRight(o.Media, "/")+"/")
-	}
-	if !ok {
-		return ""
-	}
-	name, _ := url.PathUnescape(strings.TrimSuffix(rest, ".wav"))
-	return name
-}
-
 // gatewayDial returns the dial string of a number through the gateway template.
 func (o *Options) gatewayDial(number string) string {
 	if o.Gateway == "" || number == "" {

@@ -34,18 +34,7 @@ func legCauses(uuids []string, originateCauses, failed, disposition string) []ca
 		if !ok || c == "" || c == "NONE" {
 			c = overall
 		}
-		out[i] = causeOf(c)
+		out[i] = callflow.FromFreeSWITCH(c)
 	}
 	return out
-}
-
-// causeOf maps a FreeSWITCH cause name to callflow's, with the causes sophia itself
-// provokes read as "nobody answered": LOSE_RACE (another leg won), ORIGINATOR_CANCEL
-// (the caller or sophia stopped the ring), and an empty or FAILURE result.
-func causeOf(name string) callflow.Cause {
-	switch strings.ToUpper(strings.TrimSpace(name)) {
-	case "", "FAILURE", "LOSE_RACE", "ORIGINATOR_CANCEL", "_UNDEF_":
-		return callflow.CauseNoAnswer
-	}
-	return callflow.FromFreeSWITCH(name)
 }

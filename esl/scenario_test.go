@@ -3,6 +3,7 @@ package esl
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -179,9 +180,9 @@ func observe(t *testing.T, h *harness, id string) scenario.Observation {
 					ringback = ""
 				}
 			case "bridge":
-				obs.Heard = append(obs.Heard, "ringback:"+h.a.o.mediaName(ringback))
+				obs.Heard = append(obs.Heard, "ringback:"+mediaName(&h.a.o, ringback))
 			case "playback":
-				obs.Heard = append(obs.Heard, playing+":"+h.a.o.mediaName(arg))
+				obs.Heard = append(obs.Heard, playing+":"+mediaName(&h.a.o, arg))
 			}
 		case "hangup":
 			obs.Hangup = callflow.FromFreeSWITCH(rest).String()
@@ -225,4 +226,22 @@ func param(h, name string) string {
 		}
 	}
 	return ""
+}
+
+// mediaName is Options.mediaURI's inverse for what sophia itself set: the library name of a
+// media URI ("" for anything else).
+func mediaName(o *Options, uri string) string {
+	var rest string
+	var ok bool
+	switch {
+	case strings.HasPrefix(o.Media, "http"):
+		rest, ok = strings.CutPrefix(uri, "http_cache://"+strings.TrimRight(o.Media, "/")+"/")
+	case o.Media != "":
+		rest, ok = strings.CutPrefix(uri, strings.TrimRight(o.Media, "/")+"/")
+	}
+	if !ok {
+		return ""
+	}
+	name, _ := url.PathUnescape(strings.TrimSuffix(rest, ".wav"))
+	return name
 }

@@ -472,16 +472,17 @@ func (b *Board) Leases() int {
 	return len(b.leases)
 }
 
-// lookupNumbers returns the forms of a dialed number to look up, in order: as given,
-// unless it is written nationally ("0478000001") and reads in the board's region, then
-// only in E.164. The number index holds E.164 numbers and extensions only (validation
-// refuses anything else), so a national form could never be found: one round trip,
-// not two, for a PBX that hands DIDs over nationally.
-func (b *Board) lookupNumbers(raw string) []string {
-	if b.o.Region != "" && raw != "" && !strings.HasPrefix(raw, "+") && !config.IsExtension(raw) {
-		if n, err := config.NormalizeNumber(raw, b.o.Region); err == nil {
-			return []string{n}
-		}
+// lookupNumber returns the form of a dialed number to look up: as given, unless it is
+// written nationally ("0478000001") and reads in the board's region, then in E.164. The
+// number index holds E.164 numbers and extensions only (validation refuses anything
+// else), so a national form could never be found: one round trip, not two, for a PBX
+// that hands DIDs over nationally.
+func (b *Board) lookupNumber(raw string) string {
+	if b.o.Region == "" || strings.HasPrefix(raw, "+") {
+		return raw // E.164 already (the usual case): no memo lookup
 	}
-	return []string{raw}
+	if n, err := config.NormalizeNumber(raw, b.o.Region); err == nil {
+		return n
+	}
+	return raw
 }

@@ -111,12 +111,7 @@ func (b *Board) Handle(ctx context.Context, c *Call, d Driver) *Result {
 		}
 	default:
 		c.Direction = Inbound
-		for _, n := range b.lookupNumbers(c.To) {
-			view, err = b.st.CallViewByNumber(ctx, n)
-			if !errors.Is(err, config.ErrNotFound) {
-				break
-			}
-		}
+		view, err = b.st.CallViewByNumber(ctx, b.lookupNumber(c.To))
 		if err == nil {
 			uid = view.User.Sheet.ID
 		}

@@ -137,6 +137,13 @@ func TestCheckConfig(t *testing.T) {
 	if code := run([]string{"--check-config", "--log-level", "loud"}, envOf(), &out); code != 2 {
 		t.Errorf("bad config: exit %d, want 2 (%s)", code, &out)
 	}
+	// A missing ARI password is said once, in sophiad's terms.
+	out.Reset()
+	if code := run([]string{"--check-config", "--ari-url", "http://127.0.0.1:8088"}, envOf(), &out); code != 2 ||
+		strings.Count(out.String(), "password") != 1 || !strings.Contains(out.String(), "SOPHIA_ARI_PASSWORD") {
+		t.Errorf("no ARI password: exit %d, want 2 and one mention of SOPHIA_ARI_PASSWORD: %s", code, &out)
+	}
+	out.Reset()
 	if code := run([]string{"-h"}, envOf(), &out); code != 0 || !strings.Contains(out.String(), "SOPHIA_API_ADDR") {
 		t.Errorf("-h: exit %d, output %s", code, &out)
 	}
