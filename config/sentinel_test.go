@@ -17,7 +17,8 @@ import (
 	"github.com/sophia-pbx/sophia/internal/redistest"
 )
 
-// startProcess runs redis-server with args until the test ends.
+// startProcess runs redis-server with args until the test ends (a sentinel: its
+// configuration file first, which redistest.Start does not take).
 func startProcess(t *testing.T, args ...string) {
 	t.Helper()
 	cmd := exec.Command("redis-server", args...)
@@ -25,16 +26,6 @@ func startProcess(t *testing.T, args ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestSentinelFailover: through a redis+sentinel:// URL the store finds the master, and
@@ -46,10 +37,10 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	master := redistest.Start(t)
 	dir := t.TempDir()
-	replicaPort, sentinelPort := freeLoopbackPort(t), freeLoopbackPort(t)
 	_, masterPort, _ := net.SplitHostPort(master.Addr)
-	startProcess(t, "--port", strconv.Itoa(replicaPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", filepath.Join(dir, "replica.log"), "--replicaof", "127.0.0.1", masterPort)
+	replicaSrv := redistest.Start(t, "--replicaof", "127.0.0.1", masterPort)
+	_, replicaPort, _ := net.SplitHostPort(replicaSrv.Addr)
+	sentinelPort := redistest.FreePort(t)
 	conf := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, `port %d
 bind 127.0.0.1
@@ -62,7 +53,7 @@ sentinel failover-timeout sophia 2000
 		t.Fatal(err)
 	}
 	startProcess(t, conf, "--sentinel")
-	replica := redis.NewClient(&redis.Options{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(replicaPort)), MaxRetries: -1})
+	replica := redis.NewClient(&redis.Options{Addr: replicaSrv.Addr, MaxRetries: -1})
 	t.Cleanup(func() { replica.Close() })
 	waitFor(t, "the replica in sync", func(ctx context.Context) error {
 		info, err := replica.Info(ctx, "replication").Result()
@@ -125,7 +116,7 @@ sentinel failover-timeout sophia 2000
 		if err != nil {
 			return err
 		}
-		if addr[1] != strconv.Itoa(replicaPort) {
+		if addr[1] != replicaPort {
 			return fmt.Errorf("master still %v", addr)
 		}
 		return nil

@@ -52,6 +52,7 @@ import (
 
 	"github.com/sophia-pbx/sophia/callflow"
 	"github.com/sophia-pbx/sophia/config"
+	"github.com/sophia-pbx/sophia/internal/redistest"
 	"github.com/sophia-pbx/sophia/switchboard"
 )
 
@@ -401,16 +402,9 @@ func loadAverage() string {
 	return "?"
 }
 
-// clean deletes the run's keys, and only those (keys carry the prefix, hash-tagged in
-// places: "*prefix*").
+// clean deletes the run's keys, and only those.
 func clean(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for _, k := range keys {
-		rdb.Del(ctx, k)
+	if err := redistest.DeleteKeys(context.Background(), rdb, prefix); err != nil {
+		fmt.Fprintf(os.Stderr, "sophia-load: clean up the run's keys (prefix %s): %v\n", prefix, err)
 	}
 }

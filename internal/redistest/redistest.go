@@ -60,24 +60,36 @@ func New(t testing.TB) (redis.UniversalClient, string) {
 // Clean deletes every key containing prefix.
 func Clean(t testing.TB, c redis.UniversalClient, prefix string) {
 	t.Helper()
-	ctx := context.Background()
+	if err := DeleteKeys(context.Background(), c, prefix); err != nil {
+		t.Errorf("redistest: %v", err)
+	}
+}
+
+// DeleteKeys deletes every key containing prefix (sophia's keys carry it, hash-tagged
+// in places: "{prefix}:…", "prefix:rt:{uid}:…"), and only those: a test's, or a load
+// run's (cmd/sophia-load). One DEL per key, pipelined 500 at a time, so that a Cluster
+// client sends each to its slot's node.
+func DeleteKeys(ctx context.Context, c redis.UniversalClient, prefix string) error {
 	iter := c.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
-		t.Errorf("redistest: scan %s: %v", prefix, err)
-		return
+		return fmt.Errorf("scan %s: %w", prefix, err)
 	}
 	for len(keys) > 0 {
 		n := min(len(keys), 500)
-		if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
-			t.Errorf("redistest: delete %s keys: %v", prefix, err)
-			return
+		pipe := c.Pipeline()
+		for _, k := range keys[:n] {
+			pipe.Del(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("delete %s keys: %w", prefix, err)
 		}
 		keys = keys[n:]
 	}
+	return nil
 }
 
 // Server is a private redis-server process.
@@ -86,17 +98,18 @@ type Server struct {
 	t    testing.TB
 	dir  string
 	port int
+	args []string
 	cmd  *exec.Cmd
 }
 
-// Start runs a private redis-server on a free loopback port, persisting nothing, and
-// stops it at cleanup. The test is skipped only if no redis-server binary exists.
-func Start(t testing.TB) *Server {
+// Start runs a private redis-server on a free loopback port, persisting nothing, with
+// extra command-line arguments (a replica's --replicaof…), and stops it at cleanup.
+func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redistest: redis-server not installed: %v", err)
 	}
-	s := &Server{t: t, dir: t.TempDir(), port: freePort(t)}
+	s := &Server{t: t, dir: t.TempDir(), port: FreePort(t), args: args}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	s.Restart()
 	t.Cleanup(s.Stop)
@@ -118,9 +131,9 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"))
+		"--logfile", filepath.Join(s.dir, "redis.log")}, s.args...)...)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("redistest: start redis-server: %v", err)
 	}
@@ -149,7 +162,8 @@ func (s *Server) Client() redis.UniversalClient {
 	return c
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a loopback TCP port free now.
+func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("redistest: free port: %v", err)
