@@ -201,24 +201,13 @@ type OutboundView struct {
 //
 // The error is the caller's: ErrNotFound when no sheet holds the endpoint.
 func (s *Store) OutboundView(ctx context.Context, endpoint string, dest func(caller *Compiled) string) (*OutboundView, error) {
-	caller := viewRead{by: byDevice, key: endpoint}
-	if endpoint == "" || dest == nil {
-		s.readViews(ctx, &caller)
-		if caller.err != nil {
-			return nil, caller.err
-		}
-		return &OutboundView{Caller: caller.view}, nil
-	}
 	num := ""
-	if _, e := s.views.lookup(byDevice, endpoint); e != nil {
+	if _, e := s.views.lookup(byDevice, endpoint); e != nil && dest != nil {
 		num = dest(e.c)
 	}
-	callee := viewRead{by: byNumber, key: num}
-	if num == "" {
-		s.readViews(ctx, &caller)
-	} else {
-		s.readViews(ctx, &caller, &callee)
-	}
+	// A read with no key (no number guessed) ends at once, with no command sent.
+	caller, callee := viewRead{by: byDevice, key: endpoint}, viewRead{by: byNumber, key: num}
+	s.readViews(ctx, &caller, &callee)
 	if caller.err != nil {
 		return nil, caller.err
 	}
