@@ -329,13 +329,25 @@ func (c *call) Ring(ctx context.Context, r *callflow.Ring) (int, error) {
 			args += ",confirm"
 		}
 		err := c.a.rest.createLeg(ctx, l.id, target, c.a.o.App, args, c.id, legVars(rl))
-		if err != nil {
-			// 500 "Allocation failed": an unregistered or unknown endpoint (traces 06).
-			if st := statusOf(err); st == 0 && ctx.Err() == nil {
-				c.restFailed("create", err)
-			}
+		switch {
+		case err == nil:
+		case statusOf(err) != 0:
+			// Asterisk refused it, 500 "Allocation failed": an unregistered or unknown
+			// endpoint (traces 06). No channel.
 			l.fail(callflow.CauseUnreachable)
 			l.ended = true
+		default:
+			// No answer (the link broke, the ring's deadline or shutdown cancelled the
+			// request): Asterisk may have made the channel. Hang it up (a 404 is fine),
+			// and unless the ring ended anyway, end the call on the failure, as a
+			// FreeSWITCH command that fails does: it says nothing of the phone.
+			c.stopLeg(context.WithoutCancel(ctx), l, callflow.CauseUnreachable)
+			if ctx.Err() == nil {
+				c.restFailed("create", err)
+				stopRingback()
+				c.stopAll(context.WithoutCancel(ctx))
+				return -1, fmt.Errorf("create leg %s: %w", l.id, err)
+			}
 		}
 	}
 	i, err := c.ringLoop(ctx, r)

@@ -288,3 +288,28 @@ func TestUnregisteredAtChannelCreation(t *testing.T) {
 		t.Errorf("left on Asterisk: %v", left)
 	}
 }
+
+// A leg's creation whose reply is lost (the link broke mid-request: Asterisk may have
+// made the channel) is not taken for an unreachable phone: the call ends on the error,
+// as on FreeSWITCH when a command fails, and the channel Asterisk did make is hung up.
+func TestLostCreateReply(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: func(st *config.Store) {
+		world(t, st, func(u map[string]*config.Sheet) { u["alice"].Voicemail.Enabled = false })
+	}})
+	h.fake.Script("PJSIP/alice", fakeari.AnswersAfter(time.Second))
+	h.fake.LoseReply("POST", "channels/create", 1)
+	call, err := h.fake.Inbound(fakeari.InboundCall{CallerNumber: scenario.Outsider, Exten: scenario.AliceMain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := h.waitEnd(call.ID())
+	if res.Err == nil {
+		t.Errorf("outcome %+v with no error, want the call ended on the lost request", res.Outcome)
+	}
+	if res.Outcome.Reason == "not_connected" {
+		t.Errorf("outcome %+v: a lost reply taken for an unreachable phone", res.Outcome)
+	}
+	if left := waitLeftovers(h.fake); len(left) > 0 {
+		t.Errorf("left on Asterisk: %v", left)
+	}
+}

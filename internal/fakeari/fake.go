@@ -125,6 +125,9 @@ type Fake struct {
 
 	handling     bool // a REST handler runs (f.mu held)
 	crashPending bool // crash once the current reply is written
+	// loseReplies: requests ("POST channels/create") to carry out, then close the
+	// connection on without a reply, by how many more times.
+	loseReplies map[string]int
 
 	// changed is closed and replaced whenever a WebSocket comes or goes.
 	changed chan struct{}

@@ -367,3 +367,15 @@ func (f *Fake) deleteMailbox(q *req) {
 	delete(f.mailboxes, n)
 	q.noContent()
 }
+
+// LoseReply makes the next n requests of method and path (relative to /ari:
+// "channels/create") be carried out, then their connection closed without a reply, as
+// when the link to Asterisk breaks mid-request.
+func (f *Fake) LoseReply(method, path string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loseReplies == nil {
+		f.loseReplies = map[string]int{}
+	}
+	f.loseReplies[method+" "+path] += n
+}

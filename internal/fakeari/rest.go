@@ -329,6 +329,11 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	f.handling = true
 	rt.h(q)
 	f.handling = false
+	lose := false
+	if k := r.Method + " " + rest; f.loseReplies[k] > 0 {
+		f.loseReplies[k]--
+		lose = true
+	}
 	crash := f.crashPending
 	f.crashPending = false
 	var ms []mark
@@ -336,7 +341,6 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		ms = f.marks()
 	}
 	f.mu.Unlock()
-
 	for _, m := range ms {
 		select {
 		case <-m.written:
@@ -350,6 +354,18 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		if hook != nil {
 			hook()
+		}
+	}
+	if lose {
+		// Done, and the reply lost with the connection: the client cannot tell.
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				for _, g := range gates {
+					close(g)
+				}
+				return
+			}
 		}
 	}
 	for k, vs := range q.header {
