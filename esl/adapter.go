@@ -29,6 +29,7 @@ type Adapter struct {
 	calls     sync.WaitGroup
 	open      atomic.Int64 // outbound sockets open (tests: leftovers)
 	connected atomic.Bool
+	synced    atomic.Bool // the registration sync of the current connection has run
 
 	// The inbound Event Socket connection, nil while disconnected.
 	inMu   sync.Mutex
@@ -77,13 +78,19 @@ func (a *Adapter) Addr() net.Addr {
 	return a.ln.Addr()
 }
 
-// Ready reports whether the Event Socket connection to FreeSWITCH is up (nil without
+// Ready reports whether the Event Socket connection to FreeSWITCH is up and its
+// registration sync has run, so that device states are FreeSWITCH's (nil without
 // Options.Addr: there is nothing to connect to).
 func (a *Adapter) Ready(context.Context) error {
-	if a.o.Addr == "" || a.connected.Load() {
+	switch {
+	case a.o.Addr == "":
 		return nil
+	case !a.connected.Load():
+		return fmt.Errorf("not connected to FreeSWITCH's Event Socket at %s", a.o.Addr)
+	case !a.synced.Load():
+		return errors.New("connected to FreeSWITCH's Event Socket; registrations not synced yet")
 	}
-	return fmt.Errorf("not connected to FreeSWITCH's Event Socket at %s", a.o.Addr)
+	return nil
 }
 
 // Run serves FreeSWITCH's outbound sockets (one goroutine per call) and keeps the

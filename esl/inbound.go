@@ -190,7 +190,8 @@ func (a *Adapter) setup(ctx context.Context, c *inConn) error {
 		}
 	}
 	// The sync runs in the dispatcher, in line with the events: those FreeSWITCH sends
-	// after the snapshot are applied after it.
+	// after the snapshot are applied after it. Ready waits for it.
+	a.synced.Store(false)
 	a.evq.pushSync()
 	return nil
 }
@@ -331,6 +332,7 @@ func (a *Adapter) dispatch(ctx context.Context) {
 				if err := a.syncRegistrations(ctx); err != nil && ctx.Err() == nil {
 					a.log.Warn("sync registrations from FreeSWITCH", "err", err)
 				}
+				a.synced.Store(true) // run, if not succeeded: the events go on all the same
 			}
 			start = i + 1
 		}
