@@ -409,8 +409,13 @@ func TestPresenceAcrossDaemons(t *testing.T) {
 	a := newEnv(t, &row, nil)
 	other, pub := startBoard(t, a.st, nil)
 	d := &simDriver{Sim: callflow.Sim{Scripts: row.Endpoints}, board: a.board,
-		onRing: func() { pub.waitFor(t, "alice=ringing") },
-		onTalk: func() { pub.waitFor(t, "alice=ringing", "alice=in_call") }}
+		// Each state held until both daemons published it: a publisher gets a user's
+		// latest state only, and a state gone before it was published is never seen.
+		onRing: func() { pub.waitFor(t, "alice=ringing"); a.pub.waitFor(t, "alice=ringing") },
+		onTalk: func() {
+			pub.waitFor(t, "alice=ringing", "alice=in_call")
+			a.pub.waitFor(t, "alice=ringing", "alice=in_call")
+		}}
 	c := &switchboard.Call{ID: "c1", Direction: switchboard.Inbound, From: row.Call.From, To: row.Call.To}
 	if res := a.board.Handle(context.Background(), c, d); res.Outcome.Kind != callflow.OutcomeAnswered {
 		t.Fatalf("outcome %+v", res.Outcome)
